@@ -1,0 +1,37 @@
+# Two commands: `make demo` and `make test`. Each sets up .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup tools avatars motion clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+# torch==2.13.0 is pinned in pyproject: on these machines pip takes the local CPU wheel.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/avatar-wardrobe demo --out out/demo.mp4
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Asset tools (not needed to run the product): need the `tools` extra (anny).
+tools: $(STAMP)
+	$(BIN)/pip install -e ".[tools]"
+
+avatars: tools
+	$(BIN)/python tools/make_avatar.py
+
+motion: $(STAMP)
+	$(BIN)/avatar-wardrobe track ../shared/testdata/video/pose_1.mp4 --out models/motions/pose_1.jsonl
+
+clean:
+	rm -rf out .pytest_cache

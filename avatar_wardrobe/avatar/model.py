@@ -1,0 +1,40 @@
+"""An avatar on the numpy side: its glTF file, skeleton, rig map and retarget solver."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import WardrobeError
+from ..retarget.rigmap import RIG_MAPS, RigMap, detect
+from ..retarget.solver import Solver
+from .skeleton import Skeleton
+
+
+@dataclass
+class AvatarModel:
+    path: Path
+    skeleton: Skeleton
+    rig: RigMap
+    solver: Solver
+
+    @property
+    def height_m(self) -> float:
+        """Standing height estimate: the top joint's height at rest (head joint) scaled to the crown."""
+        pos = self.skeleton.bind_world[:, :3, 3]
+        return float(pos[:, 1].max() - min(0.0, pos[:, 1].min())) * HEAD_TOP_FACTOR
+
+
+HEAD_TOP_FACTOR = 1.08  # the crown sits above the highest joint (the head joint) by about this much
+
+
+def load_avatar(path: str | Path, rig: str = "auto") -> AvatarModel:
+    """Load an avatar's skeleton and pick its rig map ("auto" detects it from the joint names)."""
+    path = Path(path)
+    skeleton = Skeleton.from_gltf(path)
+    if rig == "auto":
+        rig_map = detect(skeleton.names)
+    elif rig in RIG_MAPS:
+        rig_map = RIG_MAPS[rig]
+    else:
+        raise WardrobeError(f"unknown rig map '{rig}': use one of {', '.join(RIG_MAPS)} or 'auto'.")
+    return AvatarModel(path, skeleton, rig_map, Solver(skeleton, rig_map))

@@ -1,0 +1,65 @@
+"""The avatar as a Panda3D Actor whose joints are driven each frame from numpy local matrices."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from panda3d.core import Filename, LMatrix4f, NodePath
+
+from ..avatar.skeleton import Skeleton
+from ..errors import WardrobeError
+
+# glTF (+Y up, faces +Z) -> Panda3D (+Z up, faces -Y), as panda3d-gltf converts: (x, y, z) -> (x, -z, y).
+GLTF_TO_PANDA = np.array([[1.0, 0, 0, 0], [0, 0, -1.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1.0]])
+PART = "modelRoot"
+
+
+def to_panda(matrices: np.ndarray) -> np.ndarray:
+    """(N, 4, 4) glTF-frame column-vector matrices -> Panda frame (still column-vector)."""
+    return GLTF_TO_PANDA @ matrices @ GLTF_TO_PANDA.T
+
+
+def to_panda_points(points: np.ndarray) -> np.ndarray:
+    return np.asarray(points) @ GLTF_TO_PANDA[:3, :3].T
+
+
+class AvatarActor:
+    """Loads a glTF avatar with panda3d-gltf and takes control of every skeleton joint."""
+
+    def __init__(self, path: str | Path, skeleton: Skeleton, parent: NodePath | None = None):
+        from direct.actor.Actor import Actor
+
+        path = Path(path).resolve()
+        try:
+            self.actor = Actor(Filename.fromOsSpecific(str(path)))
+        except Exception as exc:
+            raise WardrobeError(f"Panda3D could not load the avatar {path.name} ({exc}). "
+                                "Check it with `avatar-wardrobe check` or re-export it as glTF 2.0.") from None
+        if parent is not None:
+            self.actor.reparentTo(parent)
+        self.skeleton = skeleton
+        self.character = self.actor.find("**/+Character")
+        self.controls = []
+        for name in skeleton.names:
+            ctrl = self.actor.controlJoint(None, PART, name)
+            if ctrl is None:
+                raise WardrobeError(f"the avatar model has no joint '{name}' that Panda3D can drive.")
+            self.controls.append(ctrl)
+
+    @property
+    def node(self) -> NodePath:
+        return self.actor
+
+    def apply_local(self, local: np.ndarray) -> None:
+        """Set every joint from (J, 4, 4) local matrices in the glTF frame."""
+        rows = to_panda(local).transpose(0, 2, 1).reshape(len(local), 16)  # Panda is row-vector
+        for ctrl, row in zip(self.controls, rows.tolist()):
+            ctrl.setMat(LMatrix4f(*row))
+
+    def expose(self, name: str) -> NodePath:
+        """A node that follows joint `name` (for attaching things and for tests)."""
+        return self.actor.exposeJoint(None, PART, name)
+
+    def remove(self) -> None:
+        self.actor.cleanup()
+        self.actor.removeNode()

@@ -1,0 +1,46 @@
+"""Starting Panda3D: an offscreen buffer (p3headlessgl) with no display, a window when there is one."""
+from __future__ import annotations
+
+import os
+
+from panda3d.core import loadPrcFileData
+
+from ..errors import WardrobeError
+
+HEADLESS_PRC = "load-display p3headlessgl\nwindow-type offscreen\naudio-library-name null\n"
+COMMON_PRC = "sync-video false\nframebuffer-multisample true\nmulti-sample 4\n"
+DEFAULT_SIZE = (640, 480)
+
+
+def want_window(window: bool | None) -> bool:
+    """Use a window only when asked for one, or (when not said) when a display exists."""
+    if window is None:
+        return bool(os.environ.get("DISPLAY"))
+    if window and not os.environ.get("DISPLAY"):
+        raise WardrobeError("--window needs a display (DISPLAY is not set): run without --window for "
+                            "offscreen rendering, or start one (e.g. Xvfb :1 & export DISPLAY=:1).")
+    return window
+
+
+def create_base(window: bool | None = None, size: tuple[int, int] = DEFAULT_SIZE, title: str = "avatar_wardrobe"):
+    """Create the ShowBase (once per process): offscreen unless a window is wanted and possible."""
+    import builtins
+
+    if getattr(builtins, "base", None) is not None:
+        return builtins.base
+    windowed = want_window(window)
+    prc = COMMON_PRC + f"win-size {size[0]} {size[1]}\nwindow-title {title}\n"
+    if not windowed:
+        prc += HEADLESS_PRC
+    loadPrcFileData("avatar_wardrobe", prc)
+    from direct.showbase.ShowBase import ShowBase
+
+    try:
+        base = ShowBase()
+    except Exception as exc:
+        raise WardrobeError(f"Panda3D could not open a {'window' if windowed else 'offscreen buffer'} "
+                            f"({exc}). Install Mesa (libgl1, libegl1) or run with --window off.") from None
+    if base.win is None:
+        raise WardrobeError("Panda3D opened no graphics output: install Mesa's OpenGL (libgl1, libegl1).")
+    base.disableMouse()
+    return base

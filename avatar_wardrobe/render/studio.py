@@ -1,0 +1,108 @@
+"""The studio scene: floor, three-point lighting and a camera framed on the avatar (Panda3D, Z up)."""
+from __future__ import annotations
+
+import math
+
+from panda3d.core import (AmbientLight, CardMaker, DirectionalLight, Material, PNMImage, SamplerState,
+                          Texture, TextureStage, Vec3, Vec4)
+
+FLOOR_SIZE_M = 12.0
+FLOOR_TILE_M = 0.5
+FLOOR_TEX_PX = 256
+BACKGROUND = (0.16, 0.17, 0.2, 1.0)
+VERTICAL_FOV_DEG = 30.0
+FRAME_MARGIN = 1.18        # frame this much more than the avatar's height
+CAMERA_ELEVATION_DEG = 6.0  # look slightly down at the avatar
+NEAR_M, FAR_M = 0.05, 100.0
+# (name, colour, heading, pitch): key from front-left above, fill from front-right, rim from behind.
+LIGHTS = (
+    ("key", (2.6, 2.45, 2.3), -35.0, -40.0),
+    ("fill", (0.75, 0.8, 0.95), 50.0, -15.0),
+    ("rim", (1.8, 1.8, 2.0), 160.0, -30.0),
+)
+AMBIENT = (0.18, 0.18, 0.2)
+
+
+def _srgb_to_linear(c: float) -> float:
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _floor_texture() -> Texture:
+    """A soft two-tone tile pattern, made in memory."""
+    img = PNMImage(FLOOR_TEX_PX, FLOOR_TEX_PX, 3)
+    half = FLOOR_TEX_PX // 2
+    for x in range(FLOOR_TEX_PX):
+        for y in range(FLOOR_TEX_PX):
+            light = (x < half) == (y < half)
+            img.setXel(x, y, (0.42, 0.42, 0.44) if light else (0.36, 0.36, 0.38))
+    tex = Texture("floor")
+    tex.load(img)
+    tex.setMinfilter(SamplerState.FT_linear_mipmap_linear)
+    tex.setAnisotropicDegree(4)
+    return tex
+
+
+class Studio:
+    """Lights, floor and camera for one avatar standing at the origin, facing -Y (the camera)."""
+
+    def __init__(self, base, subject_height_m: float = 1.7, pbr: bool = True, msaa: int = 0):
+        self.base = base
+        self.root = base.render.attachNewNode("studio")
+        # simplepbr works in linear light and converts to sRGB at the end: clear in linear too.
+        base.setBackgroundColor(*(_srgb_to_linear(c) for c in BACKGROUND[:3]), 1.0) if pbr else \
+            base.setBackgroundColor(*BACKGROUND)
+        self._add_floor()
+        self._add_lights()
+        self.frame(subject_height_m)
+        self.pipeline = None
+        if not pbr:
+            base.render.setShaderAuto()
+        else:
+            import simplepbr
+
+            self.pipeline = simplepbr.init(render_node=base.render, window=base.win, camera_node=base.cam,
+                                           taskmgr=base.taskMgr, msaa_samples=msaa, use_330=True,
+                                           enable_shadows=False, exposure=0.0)
+
+    def _add_floor(self):
+        cm = CardMaker("floor")
+        h = FLOOR_SIZE_M / 2
+        cm.setFrame(-h, h, -h, h)
+        reps = FLOOR_SIZE_M / (2 * FLOOR_TILE_M)
+        cm.setUvRange((0, 0), (reps, reps))
+        floor = self.root.attachNewNode(cm.generate())
+        floor.setP(-90)
+        mat = Material("floor")
+        mat.setBaseColor(Vec4(1, 1, 1, 1))
+        mat.setRoughness(0.9)
+        mat.setMetallic(0.0)
+        floor.setMaterial(mat)
+        floor.setTexture(TextureStage.getDefault(), _floor_texture())
+        self.floor = floor
+
+    def _add_lights(self):
+        self.lights = {}
+        for name, colour, heading, pitch in LIGHTS:
+            light = DirectionalLight(name)
+            light.setColor(Vec4(*colour, 1))
+            np_ = self.root.attachNewNode(light)
+            np_.setHpr(heading, pitch, 0)
+            self.base.render.setLight(np_)
+            self.lights[name] = np_
+        amb = self.root.attachNewNode(AmbientLight("ambient"))
+        amb.node().setColor(Vec4(*AMBIENT, 1))
+        self.base.render.setLight(amb)
+
+    def frame(self, subject_height_m: float, centre_x: float = 0.0) -> None:
+        """Place the camera so a standing subject of this height fills the frame."""
+        lens = self.base.camLens
+        lens.setNearFar(NEAR_M, FAR_M)
+        aspect = self.base.win.getXSize() / max(1, self.base.win.getYSize())
+        lens.setFov(2 * math.degrees(math.atan(math.tan(math.radians(VERTICAL_FOV_DEG / 2)) * aspect)),
+                    VERTICAL_FOV_DEG)
+        half = subject_height_m * FRAME_MARGIN / 2
+        dist = half / math.tan(math.radians(VERTICAL_FOV_DEG / 2))
+        elev = math.radians(CAMERA_ELEVATION_DEG)
+        target = Vec3(centre_x, 0, subject_height_m / 2)
+        self.base.camera.setPos(target + Vec3(0, -dist * math.cos(elev), dist * math.sin(elev)))
+        self.base.camera.lookAt(target)

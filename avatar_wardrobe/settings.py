@@ -1,0 +1,84 @@
+"""Every tunable in dataclasses, loaded from scenes/*.toml; paths to the bundled models."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+from .errors import WardrobeError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+MODELS_DIR = Path(os.environ.get("AVATAR_WARDROBE_MODELS", REPO_ROOT / "models"))
+SCENES_DIR = REPO_ROOT / "scenes"
+DEFAULT_SCENE = SCENES_DIR / "default.toml"
+
+
+@dataclass
+class AvatarSettings:
+    path: str = "avatar/female_165_58.glb"  # relative to models/ unless absolute
+    rig: str = "auto"                        # a rig map name, or "auto" to detect
+
+
+@dataclass
+class MotionSettings:
+    path: str = "motions/pose_1.jsonl"       # the bundled motion (relative to models/)
+
+
+@dataclass
+class RenderSettings:
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    msaa: int = 4           # 0 is fastest; 4 looks best offline
+    pbr: bool = True        # simplepbr shading
+
+
+@dataclass
+class SceneSettings:
+    avatar: AvatarSettings = field(default_factory=AvatarSettings)
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+
+
+def model_path(path: str | Path) -> Path:
+    """Resolve a path given relative to models/ (absolute and ./relative paths pass through)."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p.resolve()
+    return MODELS_DIR / p
+
+
+def _fill(cls, data: dict, where: str):
+    known = [f.name for f in fields(cls)]
+    unknown = set(data) - set(known)
+    if unknown:
+        raise WardrobeError(f"unknown setting(s) {', '.join(sorted(unknown))} in [{where}]: "
+                            f"known ones are {', '.join(known)}.")
+    kwargs = {}
+    for name, value in data.items():
+        sub = getattr(cls(), name)
+        if is_dataclass(sub):
+            if not isinstance(value, dict):
+                raise WardrobeError(f"[{where}.{name}] must be a table.")
+            kwargs[name] = _fill(type(sub), value, f"{where}.{name}" if where else name)
+        else:
+            if not isinstance(value, type(sub)) and not (isinstance(sub, float) and isinstance(value, int)):
+                raise WardrobeError(f"setting {where}.{name} should be {type(sub).__name__}, got {value!r}.")
+            kwargs[name] = type(sub)(value)
+    return cls(**kwargs)
+
+
+def load_scene(path: str | Path | None = None) -> SceneSettings:
+    """Read a scene TOML file (the bundled default when None)."""
+    path = Path(path) if path else DEFAULT_SCENE
+    if not path.is_file():
+        if path == DEFAULT_SCENE:
+            return SceneSettings()
+        raise WardrobeError(f"scene file not found: {path}. Pass an existing .toml (see scenes/default.toml).")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WardrobeError(f"{path.name} is not valid TOML ({exc}). Fix the line it names.") from None
+    return _fill(SceneSettings, data, "")

@@ -1,0 +1,103 @@
+"""Rotation helpers in numpy: quaternions (w, x, y, z), matrices and vector alignment."""
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-9
+IDENTITY_QUAT = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    """Unit vector(s) along the last axis; zero vectors stay zero."""
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.where(n > EPS, v / np.maximum(n, EPS), 0.0)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) w, x, y, z -> (..., 3, 3)."""
+    q = normalize(q)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m = np.empty(q.shape[:-1] + (3, 3))
+    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    m[..., 0, 1] = 2 * (x * y - w * z)
+    m[..., 0, 2] = 2 * (x * z + w * y)
+    m[..., 1, 0] = 2 * (x * y + w * z)
+    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    m[..., 1, 2] = 2 * (y * z - w * x)
+    m[..., 2, 0] = 2 * (x * z - w * y)
+    m[..., 2, 1] = 2 * (y * z + w * x)
+    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return m
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation -> (..., 4) w, x, y, z with w >= 0."""
+    m = np.asarray(m, dtype=np.float64)
+    flat = m.reshape(-1, 3, 3)
+    out = np.empty((len(flat), 4))
+    for i, r in enumerate(flat):
+        tr = np.trace(r)
+        if tr > 0:
+            s = np.sqrt(tr + 1.0) * 2
+            q = [0.25 * s, (r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s]
+        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
+            s = np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2]) * 2
+            q = [(r[2, 1] - r[1, 2]) / s, 0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s]
+        elif r[1, 1] > r[2, 2]:
+            s = np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2]) * 2
+            q = [(r[0, 2] - r[2, 0]) / s, (r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s]
+        else:
+            s = np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1]) * 2
+            q = [(r[1, 0] - r[0, 1]) / s, (r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s]
+        q = np.array(q)
+        out[i] = q if q[0] >= 0 else -q
+    return normalize(out).reshape(m.shape[:-2] + (4,))
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix of `angle` radians about `axis` (Rodrigues)."""
+    a = normalize(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation matrix that turns direction a onto direction b (swing, no twist)."""
+    a, b = normalize(a), normalize(b)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis)
+    c = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    if s < EPS:
+        if c > 0:
+            return np.eye(3)
+        # Opposite: turn half way round any axis perpendicular to a.
+        perp = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(perp) < 1e-6:
+            perp = np.cross(a, [0.0, 1.0, 0.0])
+        return axis_angle_matrix(perp, np.pi)
+    return axis_angle_matrix(axis / s, np.arctan2(s, c))
+
+
+def frame_from_axes(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (columns x, y, z): y along `primary`, x toward `secondary`, z = x cross y.
+
+    Used to build an orientation from two measured directions (e.g. spine up and hip line).
+    """
+    y = normalize(primary)
+    x = normalize(secondary - np.dot(secondary, y) * y)
+    z = np.cross(x, y)
+    return np.stack([x, y, z], axis=1)
+
+
+def slerp_matrix(r0: np.ndarray, r1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between two rotation matrices, t in [0, 1]."""
+    rel = r0.T @ r1
+    angle = np.arccos(np.clip((np.trace(rel) - 1) / 2, -1.0, 1.0))
+    if angle < EPS:
+        return r0.copy()
+    axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
+    if np.linalg.norm(axis) < 1e-6:  # angle ~ pi: take the axis from the symmetric part
+        sym = (rel + np.eye(3)) / 2
+        axis = sym[:, int(np.argmax(np.diag(sym)))]
+    return r0 @ axis_angle_matrix(axis, angle * t)

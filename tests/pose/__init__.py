@@ -1,0 +1,1 @@
+"""Tests of avatar_wardrobe.pose: sources, MediaPipe tracking, motion recordings."""
