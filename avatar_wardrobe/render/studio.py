@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import math
 
-from panda3d.core import (AmbientLight, CardMaker, DirectionalLight, Material, PNMImage, SamplerState,
+from panda3d.core import (AmbientLight, CardMaker, DirectionalLight, Fog, Material, PNMImage, SamplerState,
                           Texture, TextureStage, Vec3, Vec4)
 
-FLOOR_SIZE_M = 12.0
+FLOOR_SIZE_M = 60.0
 FLOOR_TILE_M = 0.5
 FLOOR_TEX_PX = 256
-BACKGROUND = (0.16, 0.17, 0.2, 1.0)
+BACKGROUND = (0.30, 0.31, 0.34, 1.0)  # sRGB
 VERTICAL_FOV_DEG = 30.0
-FRAME_MARGIN = 1.18        # frame this much more than the avatar's height
+# The frame spans these fractions of the avatar's height: feet to raised hands.
+FRAME_BOTTOM, FRAME_TOP = -0.06, 1.32
+FOG_DENSITY = 0.09         # exponential fog, per metre: the floor fades into the backdrop
 CAMERA_ELEVATION_DEG = 6.0  # look slightly down at the avatar
 NEAR_M, FAR_M = 0.05, 100.0
 # (name, colour, heading, pitch): key from front-left above, fill from front-right, rim from behind.
@@ -49,8 +51,12 @@ class Studio:
         self.base = base
         self.root = base.render.attachNewNode("studio")
         # simplepbr works in linear light and converts to sRGB at the end: clear in linear too.
-        base.setBackgroundColor(*(_srgb_to_linear(c) for c in BACKGROUND[:3]), 1.0) if pbr else \
-            base.setBackgroundColor(*BACKGROUND)
+        backdrop = tuple(_srgb_to_linear(c) for c in BACKGROUND[:3]) if pbr else BACKGROUND[:3]
+        base.setBackgroundColor(*backdrop, 1.0)
+        fog = Fog("studio")
+        fog.setColor(*backdrop)
+        fog.setExpDensity(FOG_DENSITY)
+        base.render.setFog(fog)
         self._add_floor()
         self._add_lights()
         self.frame(subject_height_m)
@@ -62,7 +68,7 @@ class Studio:
 
             self.pipeline = simplepbr.init(render_node=base.render, window=base.win, camera_node=base.cam,
                                            taskmgr=base.taskMgr, msaa_samples=msaa, use_330=True,
-                                           enable_shadows=False, exposure=0.0)
+                                           enable_shadows=False, enable_fog=True, exposure=0.0)
 
     def _add_floor(self):
         cm = CardMaker("floor")
@@ -100,9 +106,9 @@ class Studio:
         aspect = self.base.win.getXSize() / max(1, self.base.win.getYSize())
         lens.setFov(2 * math.degrees(math.atan(math.tan(math.radians(VERTICAL_FOV_DEG / 2)) * aspect)),
                     VERTICAL_FOV_DEG)
-        half = subject_height_m * FRAME_MARGIN / 2
+        half = subject_height_m * (FRAME_TOP - FRAME_BOTTOM) / 2
         dist = half / math.tan(math.radians(VERTICAL_FOV_DEG / 2))
         elev = math.radians(CAMERA_ELEVATION_DEG)
-        target = Vec3(centre_x, 0, subject_height_m / 2)
+        target = Vec3(centre_x, 0, subject_height_m * (FRAME_TOP + FRAME_BOTTOM) / 2)
         self.base.camera.setPos(target + Vec3(0, -dist * math.cos(elev), dist * math.sin(elev)))
         self.base.camera.lookAt(target)

@@ -57,7 +57,7 @@ def test_raised_right_arm_raises_the_avatars_right_arm(avatar):
     """The mirror rule: the person's right arm (image left) drives the avatar's right arm (-X)."""
     pose = avatar.solver.solve(as_record(make_landmarks(right_elbow=(-0.18, -0.78, 0), right_wrist=(-0.18, -1.03, 0))))
     assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "r"), UP) < ANGLE_TOLERANCE_DEG
-    assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "l"), -UP) > 45  # left stays down
+    assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "l"), -UP) < 10  # left stays down
 
 
 def test_turning_the_body_turns_the_hips(avatar):
