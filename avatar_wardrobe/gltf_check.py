@@ -21,7 +21,7 @@ import numpy as np
 
 from . import gltf_io
 from .errors import WardrobeError
-from .gltf_io import TYPE_SIZES, _member, UNSIGNED_INDEX_TYPES, GltfDocument
+from .gltf_io import TYPE_SIZES, UNSIGNED_INDEX_TYPES, GltfDocument
 
 FLOAT = 5126
 COMPONENT_NAMES = {5120: "byte", 5121: "unsigned byte", 5122: "short", 5123: "unsigned short",
@@ -104,6 +104,11 @@ def problems_message(name: str, problems: list[str]) -> str:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _member(value, options) -> bool:
+    """`value in options` for any JSON value (lists and objects are unhashable)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool) and value in options
 
 
 def _is_number(value) -> bool:
@@ -250,6 +255,8 @@ class _Checker:
             self.problems.append("the file has no asset.version: it is not a glTF 2.0 file")
         elif not (version.startswith("2.") and version[2:].isdigit()):
             self.problems.append(f"asset.version is {version!r}; only glTF 2.x is supported")
+        for name in _list(self.raw.get("extensionsRequired")):
+            self.notes.append(f"the file requires the extension {name!r}")
 
     def _buffers(self) -> None:
         for i, buf in enumerate(self.arrays["buffers"]):
@@ -322,10 +329,11 @@ class _Checker:
         nodes = self.arrays["nodes"]
         for i, node in enumerate(nodes):
             where = self.label("nodes", i)
-            for child in _list(node.get("children")) if node.get("children") is not None else []:
-                self._link(i, child, where)
-            if node.get("children") is not None and not isinstance(node.get("children"), list):
+            children = node.get("children")
+            if children is not None and not isinstance(children, list):
                 self.problems.append(f"{where} has children that are not an array")
+            for child in _list(children):
+                self._link(i, child, where)
             self.ref(node.get("mesh"), "meshes", where)
             self.ref(node.get("skin"), "skins", where)
             self.ref(node.get("camera"), "cameras", where)
@@ -418,7 +426,9 @@ class _Checker:
             for p, prim in enumerate(prims):
                 where = f"{self.label('meshes', m)} primitive {p}"
                 attributes = self._primitive_refs(_obj(prim), where)
-                if attributes is not None and DRACO not in _obj(_obj(prim).get("extensions")):
+                if DRACO in _obj(_obj(prim).get("extensions")):
+                    self.notes.append(f"{where} is Draco-compressed; its vertex data was not checked")
+                elif attributes is not None:
                     self._primitive_data(_obj(prim), attributes, where)
 
     def _primitive_refs(self, prim: dict, where: str) -> dict[str, int] | None:
@@ -510,8 +520,8 @@ class _Checker:
             ok = self.expect_format(j, ("VEC4",), JOINT_COMPONENT_TYPES, "joints")
             ok = self.expect_format(w, ("VEC4",), WEIGHT_COMPONENT_TYPES, "weights") and ok
             jd, wd = self.read(j), self.read(w)
-            if not ok or jd is None or wd is None or len(jd) != len(wd):
-                return
+            if not ok or jd is None or wd is None or len(jd) != len(wd) or (weights and len(wd) != len(weights[0])):
+                return  # formats or lengths already reported
             wf = _as_float(wd, self.acc(w)["componentType"])
             bad = ~np.isfinite(wf) | (wf < 0)
             if bad.any():
@@ -715,13 +725,13 @@ class _Checker:
             return
         interpolation = sampler.get("interpolation", "LINEAR")
         per_key = KEY_ELEMENTS[interpolation] if _member(interpolation, KEY_ELEMENTS) else 1
-        if path == "weights":
-            per_key *= self._morph_targets(node) or 1
+        targets = self._morph_targets(node) if path == "weights" else 1
+        if targets is None:
+            return  # no mesh to say how many morph weights each key holds
         keys, values = self.acc(source).get("count"), self.acc(output).get("count")
-        if _is_int(keys) and values != keys * per_key and (path != "weights" or not _is_int(values)
-                                                            or values % (keys * per_key)):
+        if _is_int(keys) and values != keys * per_key * targets:
             self.problems.append(f"{where}: {self.accessor(output)} holds {values!r} values for {keys} key times; "
-                                 f"it needs {keys * per_key}")
+                                 f"it needs {keys * per_key * targets}")
             return
         if path == "rotation":
             self._unit_quaternions(output, per_key, where)

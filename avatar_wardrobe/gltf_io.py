@@ -84,7 +84,7 @@ def load(path: str | Path) -> GltfDocument:
     if not data:
         raise WardrobeError(f"{path.name} is empty (0 bytes). {REEXPORT_ADVICE}")
     if data[:4] == GLB_MAGIC or path.suffix.lower() in GLB_SUFFIXES:
-        json_bytes, bin_chunk = split_glb(data, path.name)
+        json_bytes, bin_chunk = _split_glb(data, path.name)
     else:
         json_bytes, bin_chunk = data, None
     raw = _parse_json(json_bytes, path.name)
@@ -94,7 +94,7 @@ def load(path: str | Path) -> GltfDocument:
     return doc
 
 
-def split_glb(data: bytes, name: str) -> tuple[bytes, bytes | None]:
+def _split_glb(data: bytes, name: str) -> tuple[bytes, bytes | None]:
     """The JSON and BIN chunks of a GLB container, checked with struct before anything parses them."""
     if len(data) < GLB_HEADER.size:
         raise WardrobeError(f"{name} is {len(data)} bytes, too short for the 12-byte GLB header: "
@@ -177,6 +177,8 @@ def _build_model(doc: GltfDocument):
             return GLTFModel.from_dict(doc.raw)
     except Exception as exc:  # gltflib / dataclasses_json raise many kinds on mistyped fields
         reason = f"{type(exc).__name__}: {exc}"
+    from .gltf_check import problems_message  # gltf_check imports this module: import it late
+
     problems = check(doc)
     if problems:
         raise WardrobeError(problems_message(doc.path.name, problems))
@@ -243,8 +245,17 @@ class _Span:
 def raw_json(doc: GltfDocument) -> dict:
     """The document's glTF JSON (rebuilt from the model when the document was not loaded from a file)."""
     if doc.raw is None:
-        doc.raw = doc.model.to_dict() if doc.model is not None else {}
+        doc.raw = _without_nulls(doc.model.to_dict()) if doc.model is not None else {}
     return doc.raw
+
+
+def _without_nulls(value):
+    """gltflib's to_dict() writes every unset field as None; the JSON would omit them."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _item(raw: dict, key: str, index) -> dict | None:
@@ -451,14 +462,7 @@ def _parents_first(joints: list[int], joint_parent, name: str) -> list[int]:
     return order
 
 
-# --- structural checks (gltf_check.py) -------------------------------------------------------
-
-def problems_message(name: str, problems: list[str]) -> str:
-    """One WardrobeError message for a list of structural problems."""
-    from .gltf_check import problems_message as message  # gltf_check imports this module
-
-    return message(name, problems)
-
+# --- structural checks: gltf_check.py, imported late because it imports this module ---------
 
 def check(doc: GltfDocument, notes: list[str] | None = None) -> list[str]:
     """Every structural problem in `doc`, each a sentence naming the object; [] when clean.

@@ -23,6 +23,8 @@ os.environ.setdefault("ANNY_CACHE_DIR", str(ROOT / ".anny_cache"))  # before ann
 import torch  # noqa: E402
 import anny  # noqa: E402
 
+from avatar_wardrobe import gltf_io  # noqa: E402
+
 # --- model and body specs -------------------------------------------------------------------
 RIG = "game_engine"
 TOPOLOGY = "anny"  # triangulated MakeHuman body, anny's nudity edits, unattached vertices removed
@@ -471,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
         assert ok, "PNG encoding failed"
         glb = to_glb(avatar, png.tobytes(), name)
         (args.out / f"{name}.glb").write_bytes(glb)
+        gltf_io.validate(args.out / f"{name}.glb")  # the checks applied to every imported glTF
         meta = sidecar(name, body, params, measured, avatar, glb, time.perf_counter() - start)
         (args.out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
         tqdm.write(f"{name}: {len(glb) / 1e6:.2f} MB, {measured}, rest pose {meta['rest_pose']}")

@@ -42,7 +42,7 @@ class Skeleton:
 
     @classmethod
     def from_gltf(cls, path: str | Path, skin_index: int = 0) -> "Skeleton":
-        skin = gltf_io.read_skin(gltf_io.load(path), skin_index)
+        skin = gltf_io.read_skin(gltf_io.validate(path), skin_index)
         return cls.from_bind_world(skin.joint_names, skin.parents, skin.bind_world)
 
     def __len__(self) -> int:
