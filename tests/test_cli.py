@@ -54,3 +54,29 @@ def test_window_without_display_is_a_clear_error(monkeypatch):
     with pytest.raises(WardrobeError, match="display"):
         want_window(True)
     assert want_window(None) is False
+
+
+@pytest.mark.slow
+def test_demo_in_a_real_window_under_xvfb(tmp_path):
+    """The windowed path (glxGraphicsPipe) on a virtual display; skipped where Xvfb is absent."""
+    import os
+    import shutil
+    import time
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb); the window path needs a display")
+    display = ":87"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        out = tmp_path / "window.mp4"
+        run = subprocess.run([sys.executable, "-m", "avatar_wardrobe", "demo", "--window", "--frames", "3",
+                              "--out", str(out)], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "DISPLAY": display})
+        assert run.returncode == 0, run.stderr[-2000:]
+        frames = _read_all(out)
+        assert len(frames) == 3 and frames[0].std() > 5
+    finally:
+        xvfb.terminate()
+        xvfb.wait()

@@ -7,8 +7,8 @@ from panda3d.core import loadPrcFileData
 
 from ..errors import WardrobeError
 
-HEADLESS_PRC = "load-display p3headlessgl\nwindow-type offscreen\naudio-library-name null\n"
-COMMON_PRC = "sync-video false\nframebuffer-multisample true\nmulti-sample 4\n"
+HEADLESS_PRC = "load-display p3headlessgl\nwindow-type offscreen\n"
+COMMON_PRC = "sync-video false\naudio-library-name null\nframebuffer-multisample true\nmulti-sample 4\n"
 DEFAULT_SIZE = (640, 480)
 
 
