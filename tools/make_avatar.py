@@ -24,6 +24,9 @@ import torch  # noqa: E402
 import anny  # noqa: E402
 
 from avatar_wardrobe import gltf_io  # noqa: E402
+from avatar_wardrobe.glb_writer import (ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT,  # noqa: E402
+                                        JOINT_DTYPES, LINEAR, LINEAR_MIPMAP_LINEAR, TRIANGLES, UBYTE, UINT,
+                                        USHORT, GlbWriter)
 
 # --- model and body specs -------------------------------------------------------------------
 RIG = "game_engine"
@@ -86,12 +89,6 @@ REST_POSE_T_LIMIT_DEG = 15.0  # arms within this angle of horizontal make a T-po
 
 # --- glTF -------------------------------------------------------------------------------------
 INFLUENCES = 4
-FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
-ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
-TRIANGLES = 4
-JOINT_DTYPES = {UBYTE: np.uint8, USHORT: np.uint16}
-LINEAR, LINEAR_MIPMAP_LINEAR, CLAMP_TO_EDGE = 9729, 9987, 33071
-GLB_MAGIC, GLB_VERSION, CHUNK_JSON, CHUNK_BIN = b"glTF", 2, 0x4E4F534A, 0x004E4942
 METALLIC, ROUGHNESS = 0.0, 0.8
 LICENSES = {
     "MakeHuman / MPFB2 data (mesh, targets, rig, weights)": "CC0-1.0",
@@ -314,45 +311,9 @@ def split_uv_seams(avatar: Avatar):
     return unique[:, 0], uv_of, inverse.reshape(-1, 3)
 
 
-class GlbWriter:
-    def __init__(self):
-        self.gltf = {"asset": {"version": "2.0", "generator": "avatar_wardrobe tools/make_avatar.py"},
-                     "buffers": [], "bufferViews": [], "accessors": []}
-        self.blob = bytearray()
-
-    def view(self, data: bytes, target: int | None = None) -> int:
-        self.blob += b"\0" * (-len(self.blob) % 4)
-        view = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
-        if target:
-            view["target"] = target
-        self.blob += data
-        self.gltf["bufferViews"].append(view)
-        return len(self.gltf["bufferViews"]) - 1
-
-    def accessor(self, array: np.ndarray, component: int, kind: str, target: int | None = None,
-                 bounds: bool = False) -> int:
-        acc = {"bufferView": self.view(np.ascontiguousarray(array).tobytes(), target),
-               "componentType": component, "count": len(array), "type": kind}
-        if bounds:
-            acc["min"] = array.min(0).tolist()
-            acc["max"] = array.max(0).tolist()
-        self.gltf["accessors"].append(acc)
-        return len(self.gltf["accessors"]) - 1
-
-    def glb(self) -> bytes:
-        self.gltf["buffers"] = [{"byteLength": len(self.blob)}]
-        text = json.dumps(self.gltf, separators=(",", ":")).encode()
-        text += b" " * (-len(text) % 4)
-        blob = bytes(self.blob) + b"\0" * (-len(self.blob) % 4)
-        total = 12 + 8 + len(text) + 8 + len(blob)
-        return (struct.pack("<4sII", GLB_MAGIC, GLB_VERSION, total)
-                + struct.pack("<II", len(text), CHUNK_JSON) + text
-                + struct.pack("<II", len(blob), CHUNK_BIN) + blob)
-
-
 def to_glb(avatar: Avatar, png: bytes, name: str) -> bytes:
     ids, uvs, faces = split_uv_seams(avatar)
-    w = GlbWriter()
+    w = GlbWriter("avatar_wardrobe tools/make_avatar.py")
     joint_type = UBYTE if len(avatar.joint_names) <= np.iinfo(np.uint8).max + 1 else USHORT
     index_type = USHORT if len(ids) <= np.iinfo(np.uint16).max else UINT
     attributes = {
