@@ -1,12 +1,44 @@
-"""`avatar-wardrobe` command line: parse arguments, call the library, print results. Thin."""
+"""`avatar-wardrobe` command line: parse arguments, call the library, print results. Thin.
+
+Each area adds its own subcommands from a `cli_commands.py` module with a
+`register(subparsers, bench_subparsers)` function (the second adds `avatar-wardrobe bench <name>`
+benchmarks); a subcommand sets `handler=fn(args) -> dict | int` with `set_defaults`. A dict is
+printed as a table (its "table" entry) plus one JSON line; an int is the exit status.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .errors import WardrobeError
 
 EXIT_USER_ERROR = 2
+COMMAND_MODULES = (
+    "avatar_wardrobe.garments.cli_commands",
+    "avatar_wardrobe.cloth.cli_commands",
+    "avatar_wardrobe.retarget.cli_commands",
+)
+
+
+def _demo(args):
+    from . import jobs
+
+    return jobs.demo(args.out, args.frames, args.window or None, args.scene)
+
+
+def _track(args):
+    from . import jobs
+
+    return jobs.track(args.video, args.out, args.frames, avatar=args.avatar)
+
+
+def _render(args):
+    from . import jobs
+    from .settings import load_scene
+
+    return jobs.render_motion(args.motion, args.out, args.frames, args.window or None, load_scene(args.scene),
+                              args.avatar)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,12 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--frames", type=int, default=None, help="render only the first N frames")
     d.add_argument("--window", action="store_true", help="render in a window (needs a display)")
     d.add_argument("--scene", default=None, help="scene TOML (default: scenes/default.toml)")
+    d.set_defaults(handler=_demo)
 
     t = sub.add_parser("track", help="record landmarks and solved rotations from a video, folder or webcam")
     t.add_argument("video", help="video file, image folder or webcam index")
     t.add_argument("--out", required=True, help="motion recording to write (.jsonl)")
     t.add_argument("--frames", type=int, default=None)
     t.add_argument("--avatar", default=None, help="avatar .glb whose rotations are recorded")
+    t.set_defaults(handler=_track)
 
     r = sub.add_parser("render", help="render a recorded motion to a video")
     r.add_argument("--motion", required=True, help="motion recording (.jsonl)")
@@ -32,25 +66,32 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--avatar", default=None)
     r.add_argument("--window", action="store_true")
     r.add_argument("--scene", default=None)
+    r.set_defaults(handler=_render)
+
+    bench = sub.add_parser("bench", help="benchmarks (JSON output; see `bench -h`)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # that area has no commands yet
+        module.register(sub, bench_sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import jobs
-    from .settings import load_scene
 
     try:
-        if args.command == "demo":
-            result = jobs.demo(args.out, args.frames, args.window or None, args.scene)
-        elif args.command == "track":
-            result = jobs.track(args.video, args.out, args.frames, avatar=args.avatar)
-        else:
-            result = jobs.render_motion(args.motion, args.out, args.frames, args.window or None,
-                                        load_scene(args.scene), args.avatar)
+        result = args.handler(args)
     except WardrobeError as exc:
         print(f"avatar-wardrobe: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if isinstance(result, int):
+        return result
     print(jobs.report(result))
     return 0
 

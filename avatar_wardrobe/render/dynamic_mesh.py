@@ -1,0 +1,94 @@
+"""A Panda3D mesh whose vertices are rewritten from numpy every frame (garments, cloth, heat maps)."""
+from __future__ import annotations
+
+import numpy as np
+from panda3d.core import (Geom, GeomEnums, GeomNode, GeomTriangles, GeomVertexArrayFormat, GeomVertexData,
+                          GeomVertexFormat, InternalName, Material, PNMImage, StringStream, Texture,
+                          TextureStage, TransparencyAttrib, Vec4)
+
+from ..errors import WardrobeError
+from .avatar_actor import GLTF_TO_PANDA
+
+_POSITION_NORMAL = GeomVertexArrayFormat()
+_POSITION_NORMAL.addColumn(InternalName.getVertex(), 3, GeomEnums.NT_float32, GeomEnums.C_point)
+_POSITION_NORMAL.addColumn(InternalName.getNormal(), 3, GeomEnums.NT_float32, GeomEnums.C_normal)
+_UV_COLOR = GeomVertexArrayFormat()
+_UV_COLOR.addColumn(InternalName.getTexcoord(), 2, GeomEnums.NT_float32, GeomEnums.C_texcoord)
+_UV_COLOR.addColumn(InternalName.getColor(), 4, GeomEnums.NT_float32, GeomEnums.C_color)
+_FORMAT = GeomVertexFormat()
+_FORMAT.addArray(_POSITION_NORMAL)
+_FORMAT.addArray(_UV_COLOR)
+FORMAT = GeomVertexFormat.registerFormat(_FORMAT)
+_AXES = GLTF_TO_PANDA[:3, :3].T.astype(np.float32)
+
+
+def load_texture(data: bytes, name: str, srgb: bool) -> Texture:
+    """A Panda texture from encoded PNG/JPEG bytes."""
+    image = PNMImage()
+    if not image.read(StringStream(data)):
+        raise WardrobeError(f"texture '{name}' could not be decoded: embed PNG or JPEG images.")
+    tex = Texture(name)
+    tex.load(image)
+    if srgb:
+        tex.setFormat(Texture.F_srgb_alpha if image.hasAlpha() else Texture.F_srgb)
+    tex.setMinfilter(Texture.FT_linear_mipmap_linear)
+    return tex
+
+
+class DynamicMesh:
+    """Triangles with static UVs/colours and positions/normals replaced per frame (glTF frame in)."""
+
+    def __init__(self, name: str, faces: np.ndarray, uvs: np.ndarray, colors: np.ndarray | None = None,
+                 parts: list[tuple[int, int, int]] | None = None):
+        n = len(uvs)
+        self.count = n
+        self.vdata = GeomVertexData(name, FORMAT, GeomEnums.UH_dynamic)
+        self.vdata.uncleanSetNumRows(n)
+        static = np.empty((n, 6), np.float32)
+        static[:, :2] = uvs
+        static[:, 2:] = 1.0 if colors is None else colors
+        self.vdata.modifyArrayHandle(1).copyDataFrom(static)
+        self._buffer = np.zeros((n, 6), np.float32)
+        self.node = GeomNode(name)
+        parts = parts or [(0, len(faces), 0)]
+        self.part_nodes = []
+        for first, count, _material in parts:
+            tris = GeomTriangles(GeomEnums.UH_static)
+            tris.setIndexType(GeomEnums.NT_uint32)
+            tris.modifyVertices().uncleanSetNumRows(count * 3)
+            tris.modifyVertices().modifyHandle().copyDataFrom(
+                np.ascontiguousarray(faces[first:first + count], np.uint32).ravel())
+            geom = Geom(self.vdata)
+            geom.addPrimitive(tris)
+            self.node.addGeom(geom)
+            self.part_nodes.append(len(self.part_nodes))
+
+    def update(self, positions: np.ndarray, normals: np.ndarray) -> None:
+        """Replace positions and normals ((V, 3) each, glTF frame)."""
+        buf = self._buffer
+        buf[:, :3] = positions @ _AXES
+        buf[:, 3:] = normals @ _AXES
+        self.vdata.modifyArrayHandle(0).copyDataFrom(buf)
+
+    def set_colors(self, colors: np.ndarray, uvs: np.ndarray) -> None:
+        """Replace per-vertex colours (heat maps); UVs are written alongside."""
+        static = np.empty((self.count, 6), np.float32)
+        static[:, :2] = uvs
+        static[:, 2:] = colors
+        self.vdata.modifyArrayHandle(1).copyDataFrom(static)
+
+
+def apply_material(node_path, material, texture: Texture | None) -> None:
+    """A GarmentMaterial onto a NodePath, the way simplepbr reads it."""
+    mat = Material(material.name)
+    mat.setBaseColor(Vec4(*material.base_color))
+    mat.setMetallic(material.metallic)
+    mat.setRoughness(material.roughness)
+    node_path.setMaterial(mat, 1)
+    if texture is not None:
+        node_path.setTexture(TextureStage.getDefault(), texture, 1)
+    node_path.setTwoSided(material.double_sided)
+    if material.alpha_mode == "BLEND":
+        node_path.setTransparency(TransparencyAttrib.M_alpha)
+    elif material.alpha_mode == "MASK":
+        node_path.setTransparency(TransparencyAttrib.M_binary)
