@@ -1,12 +1,13 @@
 """An avatar on the numpy side: its glTF file, skeleton, rig map and retarget solver."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import WardrobeError
 from ..retarget.rigmap import RIG_MAPS, RigMap, detect
 from ..retarget.solver import Solver
+from .body import BodyMesh
 from .skeleton import Skeleton
 
 
@@ -16,6 +17,14 @@ class AvatarModel:
     skeleton: Skeleton
     rig: RigMap
     solver: Solver
+    _body: BodyMesh | None = field(default=None, repr=False)
+
+    @property
+    def body(self) -> BodyMesh:
+        """The skinned body mesh (read on first use)."""
+        if self._body is None:
+            self._body = BodyMesh.from_gltf(self.path, self.skeleton)
+        return self._body
 
     @property
     def height_m(self) -> float:

@@ -109,3 +109,7 @@ class Garment:
             raise WardrobeError(f"garment {self.name}: a face points past the {n} vertices.")
         if not np.isfinite(self.positions).all():
             raise WardrobeError(f"garment {self.name}: positions hold NaN or infinity.")
+
+# Body regions a garment can hide; avatars carry one per vertex in the `_REGION` attribute.
+BODY_REGIONS = ("head", "neck", "torso", "upper_arms", "lower_arms", "hands", "hips", "upper_legs",
+                "lower_legs", "feet")
