@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from panda3d.core import Filename, LMatrix4f, NodePath
+from panda3d.core import Filename, GeomEnums, LMatrix4f, NodePath
 
 from ..avatar.skeleton import Skeleton
 from ..errors import WardrobeError
@@ -39,6 +39,8 @@ class AvatarActor:
             self.actor.reparentTo(parent)
         self.skeleton = skeleton
         self.character = self.actor.find("**/+Character")
+        self._body_geoms = list(self.actor.findAllMatches("**/+GeomNode"))  # before anything is attached
+        self._triangles = None
         self.controls = []
         for name in skeleton.names:
             ctrl = self.actor.controlJoint(None, PART, name)
@@ -55,6 +57,30 @@ class AvatarActor:
         rows = to_panda(local).transpose(0, 2, 1).reshape(len(local), 16)  # Panda is row-vector
         for ctrl, row in zip(self.controls, rows.tolist()):
             ctrl.setMat(LMatrix4f(*row))
+
+    def _triangle_arrays(self):
+        """(primitive, original face indices) for each body triangle list, in glTF primitive order."""
+        if self._triangles is None:
+            self._triangles = []
+            for gn in self._body_geoms:
+                node = gn.node()
+                for gi in range(node.getNumGeoms()):
+                    prim = node.modifyGeom(gi).modifyPrimitive(0)
+                    prim = prim.decompose() if not prim.isIndexed() else prim
+                    dtype = np.uint16 if prim.getIndexType() == GeomEnums.NT_uint16 else np.uint32
+                    faces = np.frombuffer(prim.getVertices().getHandle().getData(), dtype).reshape(-1, 3).copy()
+                    self._triangles.append((prim, faces))
+        return self._triangles
+
+    def set_hidden_faces(self, hidden: np.ndarray) -> None:
+        """Hide body triangles (mask over all triangles, in glTF primitive order); False shows them."""
+        start = 0
+        for prim, faces in self._triangle_arrays():
+            keep = faces[~hidden[start:start + len(faces)]]
+            start += len(faces)
+            handle = prim.modifyVertices()
+            handle.uncleanSetNumRows(keep.size)
+            handle.modifyHandle().copyDataFrom(np.ascontiguousarray(keep).ravel())
 
     def expose(self, name: str) -> NodePath:
         """A node that follows joint `name` (for attaching things and for tests)."""

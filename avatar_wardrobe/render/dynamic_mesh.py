@@ -49,10 +49,9 @@ class DynamicMesh:
         static[:, 2:] = 1.0 if colors is None else colors
         self.vdata.modifyArrayHandle(1).copyDataFrom(static)
         self._buffer = np.zeros((n, 6), np.float32)
-        self.node = GeomNode(name)
-        parts = parts or [(0, len(faces), 0)]
-        self.part_nodes = []
-        for first, count, _material in parts:
+        self.parts = parts or [(0, len(faces), 0)]
+        self.nodes = []  # one GeomNode per part (material), all sharing the vertex data
+        for first, count, _material in self.parts:
             tris = GeomTriangles(GeomEnums.UH_static)
             tris.setIndexType(GeomEnums.NT_uint32)
             tris.modifyVertices().uncleanSetNumRows(count * 3)
@@ -60,8 +59,9 @@ class DynamicMesh:
                 np.ascontiguousarray(faces[first:first + count], np.uint32).ravel())
             geom = Geom(self.vdata)
             geom.addPrimitive(tris)
-            self.node.addGeom(geom)
-            self.part_nodes.append(len(self.part_nodes))
+            node = GeomNode(f"{name}_{len(self.nodes)}")
+            node.addGeom(geom)
+            self.nodes.append(node)
 
     def update(self, positions: np.ndarray, normals: np.ndarray) -> None:
         """Replace positions and normals ((V, 3) each, glTF frame)."""

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..avatar.model import AvatarModel, load_avatar
+from ..avatar.skinning import skin_matrices, skin_points
+from ..errors import WardrobeError
+from ..garments.garment import Garment
+from ..garments.wardrobe import Outfit
 from ..records import Landmarks, Pose
 from ..settings import AvatarSettings, model_path
 from .avatar_actor import AvatarActor
+from .garment_view import GarmentView
 
 TASK_NAME = "avatar_wardrobe.update"
 TASK_SORT = -10  # run before the game's own tasks that may read joint positions
@@ -35,6 +43,9 @@ class Wardrobe:
         self._start = 0.0
         self._task = None
         self.timings_ms: dict[str, float] = {}
+        self.outfit = Outfit()
+        self._worn: dict[str, _Worn] = {}
+        self.outfit.on_unequip.append(self._take_off)
 
     @property
     def node(self):
@@ -51,7 +62,45 @@ class Wardrobe:
         self.actor.apply_local(self.avatar.skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))
         t2 = time.perf_counter()
         self.timings_ms = {"solve": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}
+        if self._worn:
+            self._dress(self.pose)
+            self.timings_ms["garments"] = (time.perf_counter() - t2) * 1e3
         return self.pose
+
+    # -- garments ---------------------------------------------------------------------------
+    def equip(self, garment: Garment) -> Garment:
+        """Wear a garment (replacing what is in its slot). It is skinned to this avatar's bones."""
+        skeleton = self.avatar.skeleton
+        if garment.joints is None or garment.joint_names is None:
+            raise WardrobeError(f"garment {garment.name} has no skin weights: fit it to the avatar first.")
+        joints = np.array([skeleton.index(n) for n in garment.joint_names])[garment.joints]
+        self.outfit.equip(garment)
+        worn = _Worn(garment, GarmentView(garment, self.actor.node), joints)
+        self._worn[garment.meta.slot] = worn
+        self._update_hiding()
+        if self.pose is not None:
+            self._dress(self.pose)
+        return garment
+
+    def unequip(self, slot: str) -> Garment | None:
+        return self.outfit.unequip(slot)
+
+    def _take_off(self, garment: Garment) -> None:
+        worn = self._worn.pop(garment.meta.slot, None)
+        if worn is not None:
+            worn.view.remove()
+        self._update_hiding()
+
+    def _update_hiding(self) -> None:
+        body = self.avatar.body
+        self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
+
+    def _dress(self, pose: Pose) -> None:
+        matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
+        for worn in self._worn.values():
+            g = worn.garment
+            positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
+            worn.view.show(positions, normals)
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
         """Drive the avatar from a stream of landmarks in a Panda3D task.
@@ -92,4 +141,13 @@ class Wardrobe:
     def remove(self) -> None:
         """Detach everything this plugin added to the game."""
         self.stop()
+        for slot in list(self._worn):
+            self.outfit.unequip(slot)
         self.actor.remove()
+
+
+@dataclass
+class _Worn:
+    garment: Garment
+    view: GarmentView
+    joints: np.ndarray  # skin joint indices into the avatar skeleton

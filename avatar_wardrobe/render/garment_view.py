@@ -1,0 +1,39 @@
+"""Worn garments drawn in Panda3D: a dynamic mesh per garment, its materials, body hiding."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..garments.garment import Garment
+from .dynamic_mesh import DynamicMesh, apply_material, load_texture
+
+
+class GarmentView:
+    """One garment under `parent`; `show(positions, normals)` each frame (glTF frame, metres)."""
+
+    def __init__(self, garment: Garment, parent):
+        self.garment = garment
+        self.mesh = DynamicMesh(garment.name, garment.faces, garment.uvs, garment.colors, garment.parts)
+        self.root = parent.attachNewNode(f"garment_{garment.name}")
+        self.part_paths = []
+        textures: dict[int, object] = {}
+        for node, (_first, _count, mat_index) in zip(self.mesh.nodes, self.mesh.parts):
+            material = garment.materials[mat_index]
+            if mat_index not in textures and material.base_color_texture:
+                textures[mat_index] = load_texture(material.base_color_texture, f"{garment.name}_{mat_index}", True)
+            path = self.root.attachNewNode(node)
+            apply_material(path, material, textures.get(mat_index))
+            self.part_paths.append(path)
+        # Layers: an outer garment is drawn after inner ones and pushed a hair toward the camera.
+        self.root.setBin("fixed", garment.meta.layer)
+        self.root.setDepthOffset(garment.meta.layer)
+        self.show(garment.positions, garment.normals)
+
+    def show(self, positions: np.ndarray, normals: np.ndarray) -> None:
+        self.mesh.update(positions, normals)
+
+    def set_colors(self, colors: np.ndarray) -> None:
+        """Per-vertex colours multiply the material (the fit heat map uses this)."""
+        self.mesh.set_colors(colors, self.garment.uvs)
+
+    def remove(self) -> None:
+        self.root.removeNode()
