@@ -118,7 +118,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     model = _avatar(scene, avatar)
     r = scene.render
     base = create_base(window, (r.width, r.height))
-    studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa)
+    studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
     wardrobe = Wardrobe(base, model)
     grabber = FrameGrabber(base)
     timer = StageTimer()

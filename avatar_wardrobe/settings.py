@@ -36,10 +36,39 @@ class RenderSettings:
 
 
 @dataclass
+class CameraSettings:
+    vertical_fov_deg: float = 30.0
+    elevation_deg: float = 6.0   # look down at the avatar by this much
+    yaw_deg: float = 0.0         # orbit around the avatar (0 = in front)
+
+
+@dataclass
+class SetSettings:
+    kind: str = "studio"         # "studio" (floor + three-point light) or "runway"
+
+
+@dataclass
+class InputSettings:
+    source: str = "motion"       # "motion" (the [motion] file), a camera index like "0", or a video path
+    mirror: bool = False         # show the camera image mirrored (selfie view); never flips the skeleton
+
+
+@dataclass
+class ArSettings:
+    enabled: bool = False        # draw the garments over the camera image
+    camera_fov_deg: float = 55.0 # assumed vertical field of view of the webcam
+
+
+@dataclass
 class SceneSettings:
     avatar: AvatarSettings = field(default_factory=AvatarSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
     render: RenderSettings = field(default_factory=RenderSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    set: SetSettings = field(default_factory=SetSettings)
+    input: InputSettings = field(default_factory=InputSettings)
+    ar: ArSettings = field(default_factory=ArSettings)
+    outfit: list = field(default_factory=list)   # garment files (relative to models/) worn at start
 
 
 def model_path(path: str | Path) -> Path:
@@ -61,10 +90,11 @@ def _fill(cls, data: dict, where: str):
         sub = getattr(cls(), name)
         if is_dataclass(sub):
             if not isinstance(value, dict):
-                raise WardrobeError(f"[{where}.{name}] must be a table.")
+                raise WardrobeError(f"[{where + '.' if where else ''}{name}] must be a table.")
             kwargs[name] = _fill(type(sub), value, f"{where}.{name}" if where else name)
         else:
-            if not isinstance(value, type(sub)) and not (isinstance(sub, float) and isinstance(value, int)):
+            if (not isinstance(value, type(sub)) or isinstance(value, bool) != isinstance(sub, bool)) and not (
+                    isinstance(sub, float) and isinstance(value, int) and not isinstance(value, bool)):
                 raise WardrobeError(f"setting {where}.{name} should be {type(sub).__name__}, got {value!r}.")
             kwargs[name] = type(sub)(value)
     return cls(**kwargs)

@@ -1,4 +1,4 @@
-"""Wardrobe: the plugin a Panda3D game attaches to its own ShowBase to get a pose-driven avatar."""
+"""Wardrobe: the plugin a Panda3D game attaches to its own ShowBase to get a dressed, pose-driven avatar."""
 from __future__ import annotations
 
 import time
@@ -14,52 +14,97 @@ from ..errors import WardrobeError
 from ..garments.garment import Garment
 from ..garments.wardrobe import Outfit
 from ..records import Landmarks, Pose
-from ..settings import AvatarSettings, model_path
+from ..settings import AvatarSettings, SceneSettings, load_scene, model_path
 from .avatar_actor import AvatarActor
 from .garment_view import GarmentView
 
 TASK_NAME = "avatar_wardrobe.update"
 TASK_SORT = -10  # run before the game's own tasks that may read joint positions
+# Events sent through Panda's messenger (argument: the garment, or the Wardrobe itself).
+EVENT_EQUIP = "wardrobe-equip"
+EVENT_UNEQUIP = "wardrobe-unequip"
+EVENT_TRACKING_LOST = "wardrobe-tracking-lost"
+EVENT_TRACKING_FOUND = "wardrobe-tracking-found"
+EVENT_BODY_CHANGED = "wardrobe-body-changed"
+MOTION_SUFFIX = ".jsonl"
 
 
 class Wardrobe:
-    """Attach an avatar to an existing ShowBase and drive it from landmarks.
+    """Attach an avatar to an existing ShowBase, dress it and drive it from the player's motion.
 
-    >>> wardrobe = Wardrobe(base)                       # the default avatar under base.render
-    >>> wardrobe.play(read_motion("dance.jsonl").frames, fps=30)   # or a live tracker stream
+    >>> wardrobe = Wardrobe(base)                          # default avatar under base.render
+    >>> wardrobe.equip(load_garment("models/garments/tshirt_M.glb"))
+    >>> wardrobe.follow("models/motions/pose_1.jsonl")     # or a camera index, a video file
+    The game keeps its own camera and lights; `studio=True` adds the project's studio set.
     """
 
-    def __init__(self, base, avatar: str | Path | AvatarModel | None = None, parent=None, rig: str = "auto"):
+    def __init__(self, base, avatar: str | Path | AvatarModel | None = None, parent=None, rig: str | None = None,
+                 scene: SceneSettings | str | Path | None = None, studio: bool = False):
         self.base = base
-        if not isinstance(avatar, AvatarModel):
-            avatar = load_avatar(model_path(avatar or AvatarSettings().path), rig)
-        self.avatar = avatar
-        self.actor = AvatarActor(avatar.path, avatar.skeleton, parent if parent is not None else base.render)
-        self.pose: Pose | None = None
-        self._stream: Iterator[Landmarks] | None = None
-        self._frames: list[Landmarks] | None = None
-        self._fps = 30.0
-        self._loop = True
-        self._start = 0.0
-        self._task = None
+        self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
+        self._parent = parent if parent is not None else base.render
         self.timings_ms: dict[str, float] = {}
         self.outfit = Outfit()
-        self._worn: dict[str, _Worn] = {}
+        self.outfit.on_equip.append(lambda g: base.messenger.send(EVENT_EQUIP, [g]))
         self.outfit.on_unequip.append(self._take_off)
+        self._worn: dict[str, _Worn] = {}
+        self._task = None
+        self._stream: Iterator[Landmarks] | None = None
+        self._frames: list[Landmarks] | None = None
+        self._fps, self._loop, self._start = 30.0, True, 0.0
+        self._tracking = None
+        self._close_source = None
+        self.pose: Pose | None = None
+        self.avatar: AvatarModel | None = None
+        self.actor: AvatarActor | None = None
+        self.set_body(avatar if avatar is not None else self.scene.avatar.path, rig or self.scene.avatar.rig)
+        self.studio = None
+        if studio:
+            from .studio import Studio
+
+            r = self.scene.render
+            self.studio = Studio(base, self.avatar.height_m, pbr=r.pbr, msaa=r.msaa, camera=self.scene.camera,
+                                 kind=self.scene.set.kind)
 
     @property
     def node(self):
         """The avatar's NodePath: move, scale or reparent it like any model."""
         return self.actor.node
 
+    # -- body ---------------------------------------------------------------------------------
+    def set_body(self, avatar: str | Path | AvatarModel, rig: str = "auto") -> None:
+        """Swap the avatar (a .glb path, a bundled name like "male_180_80", or a loaded model).
+        Worn garments are put on the new body again."""
+        if not isinstance(avatar, AvatarModel):
+            path = model_path(avatar)
+            if not path.suffix and not path.exists():
+                path = model_path(Path(AvatarSettings().path).parent / f"{avatar}.glb")
+            avatar = load_avatar(path, rig)
+        worn = [w.garment for w in self._worn.values()]
+        for garment in worn:
+            self._take_off(garment)
+        if self.actor is not None:
+            self.actor.remove()
+        self.avatar = avatar
+        self.actor = AvatarActor(avatar.path, avatar.skeleton, self._parent)
+        self.pose = None
+        for garment in worn:
+            self._put_on(garment)
+        self.base.messenger.send(EVENT_BODY_CHANGED, [self])
+
+    # -- motion -------------------------------------------------------------------------------
     def update(self, marks: Landmarks) -> Pose:
-        """Solve one landmarks record and pose the avatar with it. A frame with nobody in it
-        keeps the last pose."""
+        """Solve one landmarks record and pose the avatar (and its garments) with it.
+        A frame with nobody in it keeps the last pose."""
         t0 = time.perf_counter()
+        if marks.found != self._tracking:
+            self._tracking = marks.found
+            self.base.messenger.send(EVENT_TRACKING_FOUND if marks.found else EVENT_TRACKING_LOST, [self])
         if marks.found or self.pose is None:
             self.pose = self.avatar.solver.solve(marks)
         t1 = time.perf_counter()
-        self.actor.apply_local(self.avatar.skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))
+        skeleton = self.avatar.skeleton
+        self.actor.apply_local(skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))
         t2 = time.perf_counter()
         self.timings_ms = {"solve": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}
         if self._worn:
@@ -67,43 +112,8 @@ class Wardrobe:
             self.timings_ms["garments"] = (time.perf_counter() - t2) * 1e3
         return self.pose
 
-    # -- garments ---------------------------------------------------------------------------
-    def equip(self, garment: Garment) -> Garment:
-        """Wear a garment (replacing what is in its slot). It is skinned to this avatar's bones."""
-        skeleton = self.avatar.skeleton
-        if garment.joints is None or garment.joint_names is None:
-            raise WardrobeError(f"garment {garment.name} has no skin weights: fit it to the avatar first.")
-        joints = np.array([skeleton.index(n) for n in garment.joint_names])[garment.joints]
-        self.outfit.equip(garment)
-        worn = _Worn(garment, GarmentView(garment, self.actor.node), joints)
-        self._worn[garment.meta.slot] = worn
-        self._update_hiding()
-        if self.pose is not None:
-            self._dress(self.pose)
-        return garment
-
-    def unequip(self, slot: str) -> Garment | None:
-        return self.outfit.unequip(slot)
-
-    def _take_off(self, garment: Garment) -> None:
-        worn = self._worn.pop(garment.meta.slot, None)
-        if worn is not None:
-            worn.view.remove()
-        self._update_hiding()
-
-    def _update_hiding(self) -> None:
-        body = self.avatar.body
-        self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
-
-    def _dress(self, pose: Pose) -> None:
-        matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
-        for worn in self._worn.values():
-            g = worn.garment
-            positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
-            worn.view.show(positions, normals)
-
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
-        """Drive the avatar from a stream of landmarks in a Panda3D task.
+        """Drive the avatar from landmarks in a Panda3D task.
 
         A list (a recording) plays back in real time at `fps`, looping if asked; any other
         iterable (a live tracker) is read one record per rendered frame.
@@ -115,6 +125,28 @@ class Wardrobe:
             self._frames, self._stream = None, iter(landmarks)
         self._fps, self._loop, self._start = fps, loop, time.perf_counter()
         self._task = self.base.taskMgr.add(self._tick, TASK_NAME, sort=TASK_SORT)
+
+    def follow(self, source, loop: bool = True) -> None:
+        """Follow a motion source: a recording (.jsonl), a video file, an image folder or a
+        webcam index. Camera frames are tracked in memory and never stored."""
+        if isinstance(source, (str, Path)) and str(source).endswith(MOTION_SUFFIX):
+            from ..pose.recording import read_motion
+
+            motion = read_motion(source)
+            self.play(motion.frames, fps=motion.fps, loop=loop)
+            return
+        from ..pose.sources import open_source
+        from ..pose.tracker import PoseTracker
+
+        frames = open_source(source)
+        tracker = PoseTracker()
+
+        def stream():
+            for frame in frames:
+                yield tracker.track(frame)
+
+        self.play(stream())
+        self._close_source = lambda: (frames.close(), tracker.close())
 
     def _tick(self, task):
         if self._frames is not None:
@@ -134,16 +166,78 @@ class Wardrobe:
         return task.cont
 
     def stop(self) -> None:
+        """Stop following; the avatar keeps its last pose."""
         if self._task is not None:
             self.base.taskMgr.remove(self._task)
             self._task = None
+        if self._close_source is not None:
+            self._close_source()
+            self._close_source = None
+
+    # -- garments -----------------------------------------------------------------------------
+    def equip(self, garment: Garment | str | Path, variant: str | None = None) -> Garment:
+        """Wear a garment (a Garment or a garment .glb), replacing what is in its slot."""
+        if not isinstance(garment, Garment):
+            from ..garments.garment_io import load_garment
+
+            garment = load_garment(model_path(garment))
+        if variant is not None:
+            from ..garments.wardrobe import with_variant
+
+            garment = with_variant(garment, variant)
+        self.outfit.equip(garment)
+        self._put_on(garment)
+        return garment
+
+    def unequip(self, slot: str) -> Garment | None:
+        return self.outfit.unequip(slot)
+
+    def _put_on(self, garment: Garment) -> None:
+        skeleton = self.avatar.skeleton
+        if garment.joints is None or garment.joint_names is None:
+            raise WardrobeError(f"garment {garment.name} has no skin weights: fit it to the avatar first.")
+        joints = np.array([skeleton.index(n) for n in garment.joint_names])[garment.joints]
+        self._worn[garment.meta.slot] = _Worn(garment, GarmentView(garment, self.actor.node), joints)
+        self._update_hiding()
+        if self.pose is not None:
+            self._dress(self.pose)
+
+    def _take_off(self, garment: Garment) -> None:
+        worn = self._worn.pop(garment.meta.slot, None)
+        if worn is not None:
+            worn.view.remove()
+            self._update_hiding()
+            self.base.messenger.send(EVENT_UNEQUIP, [garment])
+
+    def _update_hiding(self) -> None:
+        body = self.avatar.body
+        self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
+
+    def _dress(self, pose: Pose) -> None:
+        matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
+        for worn in self._worn.values():
+            g = worn.garment
+            positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
+            worn.view.show(positions, normals)
+
+    # -- output -------------------------------------------------------------------------------
+    def snapshot(self) -> np.ndarray:
+        """The last rendered frame of the game's window, as BGR uint8 (H, W, 3)."""
+        tex = self.base.win.getScreenshot()
+        if tex is None:
+            raise WardrobeError("no frame has been rendered yet: call snapshot() after base.taskMgr.step().")
+        data = tex.getRamImageAs("BGR")
+        img = np.frombuffer(data, np.uint8).reshape(tex.getYSize(), tex.getXSize(), 3)
+        return np.ascontiguousarray(img[::-1])
 
     def remove(self) -> None:
-        """Detach everything this plugin added to the game."""
+        """Take out everything this plugin added to the game: task, garments, avatar, studio."""
         self.stop()
         for slot in list(self._worn):
             self.outfit.unequip(slot)
         self.actor.remove()
+        if self.studio is not None:
+            self.studio.remove()
 
 
 @dataclass

@@ -6,15 +6,20 @@ import math
 from panda3d.core import (AmbientLight, CardMaker, DirectionalLight, Fog, Material, PNMImage, SamplerState,
                           Texture, TextureStage, Vec3, Vec4)
 
+from ..errors import WardrobeError
+from ..settings import CameraSettings
+
 FLOOR_SIZE_M = 60.0
 FLOOR_TILE_M = 0.5
 FLOOR_TEX_PX = 256
 BACKGROUND = (0.30, 0.31, 0.34, 1.0)  # sRGB
-VERTICAL_FOV_DEG = 30.0
+SET_KINDS = ("studio", "runway")
+RUNWAY_WIDTH_M, RUNWAY_LENGTH_M, RUNWAY_FRONT_M, RUNWAY_LIFT_M = 2.2, 30.0, 1.5, 0.002
+RUNWAY_COLOUR = (0.85, 0.84, 0.82)
+FLOOR_DIM_ON_RUNWAY = (0.35, 0.35, 0.38)
 # The frame spans these fractions of the avatar's height: feet to raised hands.
 FRAME_BOTTOM, FRAME_TOP = -0.06, 1.32
 FOG_DENSITY = 0.09         # exponential fog, per metre: the floor fades into the backdrop
-CAMERA_ELEVATION_DEG = 6.0  # look slightly down at the avatar
 NEAR_M, FAR_M = 0.05, 100.0
 # (name, colour, heading, pitch): key from front-left above, fill from front-right, rim from behind.
 LIGHTS = (
@@ -47,8 +52,13 @@ def _floor_texture() -> Texture:
 class Studio:
     """Lights, floor and camera for one avatar standing at the origin, facing -Y (the camera)."""
 
-    def __init__(self, base, subject_height_m: float = 1.7, pbr: bool = True, msaa: int = 0):
+    def __init__(self, base, subject_height_m: float = 1.7, pbr: bool = True, msaa: int = 0,
+                 camera: CameraSettings | None = None, kind: str = "studio"):
+        if kind not in SET_KINDS:
+            raise WardrobeError(f"unknown set '{kind}': use one of {', '.join(SET_KINDS)}.")
         self.base = base
+        self.camera = camera or CameraSettings()
+        self.kind = kind
         self.root = base.render.attachNewNode("studio")
         # simplepbr works in linear light and converts to sRGB at the end: clear in linear too.
         backdrop = tuple(_srgb_to_linear(c) for c in BACKGROUND[:3]) if pbr else BACKGROUND[:3]
@@ -58,6 +68,8 @@ class Studio:
         fog.setExpDensity(FOG_DENSITY)
         base.render.setFog(fog)
         self._add_floor()
+        if kind == "runway":
+            self._add_runway()
         self._add_lights()
         self.frame(subject_height_m)
         self.pipeline = None
@@ -86,6 +98,19 @@ class Studio:
         floor.setTexture(TextureStage.getDefault(), _floor_texture())
         self.floor = floor
 
+    def _add_runway(self):
+        """A lighter strip running away from the camera, the avatar standing at its near end."""
+        cm = CardMaker("runway")
+        cm.setFrame(-RUNWAY_WIDTH_M / 2, RUNWAY_WIDTH_M / 2, -RUNWAY_FRONT_M, RUNWAY_LENGTH_M)  # card z -> world +y
+        strip = self.root.attachNewNode(cm.generate())
+        strip.setP(-90)
+        strip.setZ(RUNWAY_LIFT_M)
+        mat = Material("runway")
+        mat.setBaseColor(Vec4(*RUNWAY_COLOUR, 1))
+        mat.setRoughness(0.35)
+        strip.setMaterial(mat)
+        self.floor.setColorScale(*FLOOR_DIM_ON_RUNWAY, 1)
+
     def _add_lights(self):
         self.lights = {}
         for name, colour, heading, pitch in LIGHTS:
@@ -104,11 +129,19 @@ class Studio:
         lens = self.base.camLens
         lens.setNearFar(NEAR_M, FAR_M)
         aspect = self.base.win.getXSize() / max(1, self.base.win.getYSize())
-        lens.setFov(2 * math.degrees(math.atan(math.tan(math.radians(VERTICAL_FOV_DEG / 2)) * aspect)),
-                    VERTICAL_FOV_DEG)
+        fov = self.camera.vertical_fov_deg
+        lens.setFov(2 * math.degrees(math.atan(math.tan(math.radians(fov / 2)) * aspect)), fov)
         half = subject_height_m * (FRAME_TOP - FRAME_BOTTOM) / 2
-        dist = half / math.tan(math.radians(VERTICAL_FOV_DEG / 2))
-        elev = math.radians(CAMERA_ELEVATION_DEG)
+        dist = half / math.tan(math.radians(fov / 2))
+        elev, yaw = math.radians(self.camera.elevation_deg), math.radians(self.camera.yaw_deg)
         target = Vec3(centre_x, 0, subject_height_m * (FRAME_TOP + FRAME_BOTTOM) / 2)
-        self.base.camera.setPos(target + Vec3(0, -dist * math.cos(elev), dist * math.sin(elev)))
+        flat = dist * math.cos(elev)
+        self.base.camera.setPos(target + Vec3(flat * math.sin(yaw), -flat * math.cos(yaw), dist * math.sin(elev)))
         self.base.camera.lookAt(target)
+
+    def remove(self) -> None:
+        """Take the studio's lights, floor and fog out of the scene (simplepbr, once set up, stays)."""
+        for light in self.root.findAllMatches("**/+Light"):
+            self.base.render.clearLight(light)
+        self.base.render.clearFog()
+        self.root.removeNode()
