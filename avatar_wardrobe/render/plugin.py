@@ -132,7 +132,7 @@ class Wardrobe:
         if isinstance(source, (str, Path)) and str(source).endswith(MOTION_SUFFIX):
             from ..pose.recording import read_motion
 
-            motion = read_motion(source)
+            motion = read_motion(model_path(source))
             self.play(motion.frames, fps=motion.fps, loop=loop)
             return
         from ..pose.sources import open_source
