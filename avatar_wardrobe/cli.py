@@ -41,6 +41,20 @@ def _render(args):
                               args.avatar)
 
 
+def _app(args):
+    from .render.app import WardrobeApp
+
+    source = args.camera if args.camera is not None else (args.video or args.motion)
+    app = WardrobeApp(source, args.scene, window=True)
+    if args.frames:
+        app.step(args.frames)
+        if args.screenshot:
+            app.base.screenshot(args.screenshot, defaultFilename=False)
+        return 0
+    app.run()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="avatar-wardrobe", description="Dress a pose-driven avatar in Panda3D.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -70,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks (JSON output; see `bench -h`)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
+    a = sub.add_parser("app", help="the wardrobe app in a window")
+    src = a.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, default=None, help="webcam index")
+    src.add_argument("--video", default=None)
+    src.add_argument("--motion", default=None, help="a recorded motion (.jsonl); default: the scene's")
+    a.add_argument("--scene", default=None)
+    a.add_argument("--frames", type=int, default=None, help="run N frames then quit (for scripts)")
+    a.add_argument("--screenshot", default=None, help="with --frames: save the last frame here")
+    a.set_defaults(handler=_app)
+
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

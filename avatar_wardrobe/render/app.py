@@ -1,0 +1,236 @@
+"""The standalone wardrobe app: a window with the dressed avatar, the UI panel, HUD, recording."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+from ..errors import WardrobeError
+from ..garments.garment import SIZES
+from ..settings import MODELS_DIR, SceneSettings, load_scene
+from .engine import create_base
+from .plugin import Wardrobe
+from .studio import Studio
+from .ui import Control, Panel
+
+APP_SIZE = (1280, 720)
+CATALOG = MODELS_DIR / "garments" / "catalog.json"
+OUT_DIR = Path("out")
+GARMENT_KEYS = "123456"
+HUD_PERIOD_S = 0.25
+LIVE_MSAA = 0            # the live window skips multisampling: it costs a third of the frame on a CPU
+PANEL_OFFSET_M = -0.4    # aim the camera left of the avatar so the panel does not cover it
+# Features that later stages provide; their controls are disabled, with the reason, until they land.
+FEATURES = {
+    "cloth": ("avatar_wardrobe.cloth.simulator", "cloth simulation is not installed in this build"),
+    "fitmap": ("avatar_wardrobe.cloth.fit", "the fit map needs the cloth stage"),
+    "refine": ("avatar_wardrobe.refine.runner", "the refinement pass is not installed in this build"),
+    "ar": ("avatar_wardrobe.render.ar", "AR try-on is not installed in this build"),
+    "export_motion": ("avatar_wardrobe.record.gltf_anim", "motion export is not installed in this build"),
+    "export_dressed": ("avatar_wardrobe.garments.export", "dressed-avatar export is not installed in this build"),
+    "body_sliders": ("anny", "body sliders need the anny extra: pip install 'avatar-wardrobe[tools]'"),
+}
+
+
+def missing(feature: str) -> str:
+    """'' when a feature is available, else the reason it is not."""
+    module, reason = FEATURES[feature]
+    try:
+        return "" if importlib.util.find_spec(module) is not None else reason
+    except (ImportError, ValueError):
+        return reason
+
+
+def load_catalog(path: Path = CATALOG) -> dict[str, dict[str, str]]:
+    """Garment type -> {size: file relative to models/} from the shipped catalog (empty if absent)."""
+    if not path.is_file():
+        return {}
+    entries = json.loads(path.read_text()).get("garments", [])
+    catalog: dict[str, dict[str, str]] = {}
+    for e in entries:
+        catalog.setdefault(e["type"], {})[e["size"]] = f"garments/{e['file']}"
+    return catalog
+
+
+class WardrobeApp:
+    """Everything the player sees; driven by keys, DirectGUI and messenger events (so tests can)."""
+
+    def __init__(self, source=None, scene: SceneSettings | str | None = None, window: bool | None = True,
+                 size=APP_SIZE):
+        self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
+        self.base = create_base(window, size, title="avatar_wardrobe")
+        self.wardrobe = Wardrobe(self.base, scene=self.scene)
+        r = self.scene.render
+        self.studio = Studio(self.base, self.wardrobe.avatar.height_m, pbr=r.pbr, msaa=min(r.msaa, LIVE_MSAA),
+                             camera=self.scene.camera, kind=self.scene.set.kind)
+        self.studio.frame(self.wardrobe.avatar.height_m, centre_x=PANEL_OFFSET_M)
+        self.catalog = load_catalog()
+        self.size = "M"
+        self.garment_type: dict[str, str] = {}  # slot -> type
+        self.recorder = None
+        self.mirror = False
+        self._build_panel()
+        self._bind_keys()
+        self.wardrobe.follow(source if source is not None else self.scene.motion.path)
+        self._hud_time = 0.0
+        self.base.taskMgr.add(self._hud, "avatar_wardrobe.hud", sort=50)
+
+    # -- UI -----------------------------------------------------------------------------------
+    def _build_panel(self) -> None:
+        p = self.panel = Panel(self.base)
+        p.heading("Wardrobe")
+        types = sorted(self.catalog)
+        if not types:
+            p.note("no garments found: run `make garments` to build models/garments/")
+        for i in range(0, len(types), 3):
+            p.row([Control(t, "ui-equip", [t]) for t in types[i:i + 3]])
+        p.row([Control("take off all", "ui-undress")])
+        p.heading("Size")
+        p.row([Control(s, "ui-size", [s]) for s in SIZES])
+        p.select("ui-size", [self.size])
+        p.heading("Colour")
+        p.row([Control("next colour", "ui-variant")])
+        p.heading("Body")
+        bodies = sorted(f.stem for f in (MODELS_DIR / "avatar").glob("*.glb"))
+        p.row([Control(b.replace("_", " "), "ui-body", [b]) for b in bodies])
+        reason = missing("body_sliders") or "making a body from sliders is not built yet"
+        for name, value, lo, hi in (("height", 1.7, 1.4, 2.0), ("mass", 70, 40, 120), ("gender", 0.5, 0, 1)):
+            p.slider(name, f"ui-body-{name}", value, lo, hi, reason)
+        p.heading("View")
+        p.row([Control("cloth", "ui-cloth", toggle=True, disabled_reason=missing("cloth")),
+               Control("fit map", "ui-fitmap", toggle=True, disabled_reason=missing("fitmap"))])
+        p.row([Control("refine", "ui-refine", toggle=True, disabled_reason=missing("refine")),
+               Control("AR", "ui-ar", toggle=True, disabled_reason=missing("ar")),
+               Control("mirror", "ui-mirror", toggle=True)])
+        p.heading("Capture")
+        p.row([Control("screenshot", "ui-screenshot"), Control("record", "ui-record", toggle=True)])
+        p.row([Control("export motion", "ui-export-motion", disabled_reason=missing("export_motion")),
+               Control("export .glb", "ui-export-dressed", disabled_reason=missing("export_dressed"))])
+        by_reason: dict[str, list[str]] = {}
+        for event, reason in p.reasons.items():
+            if reason:
+                by_reason.setdefault(reason, []).append(event[3:])
+        for reason, events in by_reason.items():
+            p.note(f"{', '.join(events)}: {reason}")
+
+    def _bind_keys(self) -> None:
+        b = self.base
+        handlers = {"ui-equip": self.equip_type, "ui-undress": self.undress, "ui-size": self.set_size,
+                    "ui-variant": self.next_variant, "ui-body": self.set_body, "ui-mirror": self.set_mirror,
+                    "ui-screenshot": self.screenshot, "ui-record": self.set_recording}
+        for event, handler in handlers.items():
+            b.accept(event, handler)
+        for i, t in enumerate(sorted(self.catalog)[:len(GARMENT_KEYS)]):
+            b.accept(GARMENT_KEYS[i], self.equip_type, [t])
+        for key, s in zip("smlx", SIZES):
+            b.accept(key, self.set_size, [s])
+        b.accept("v", self.next_variant)
+        b.accept("m", lambda: self.set_mirror(not self.mirror))
+        b.accept("p", self.screenshot)
+        b.accept("o", lambda: self.set_recording(self.recorder is None))
+        b.accept("h", self.panel.toggle_hint)
+        bodies = sorted(f.stem for f in (MODELS_DIR / "avatar").glob("*.glb"))
+        b.accept("b", lambda: self.set_body(bodies[(bodies.index(self.wardrobe.avatar.path.stem) + 1) % len(bodies)]))
+        b.accept("escape", self.base.userExit)
+
+    # -- actions ------------------------------------------------------------------------------
+    def equip_type(self, garment_type: str) -> None:
+        sizes = self.catalog.get(garment_type, {})
+        path = sizes.get(self.size) or next(iter(sizes.values()), None)
+        if path is None:
+            self.panel.show_status(f"no garment '{garment_type}'")
+            return
+        try:
+            garment = self.wardrobe.equip(path)
+        except WardrobeError as exc:
+            self.panel.show_status(str(exc))
+            return
+        self.garment_type[garment.meta.slot] = garment_type
+        self.panel.select("ui-equip", [garment_type])
+
+    def undress(self) -> None:
+        for slot in list(self.garment_type):
+            self.wardrobe.unequip(slot)
+        self.garment_type.clear()
+
+    def set_size(self, size: str) -> None:
+        self.size = size
+        self.panel.select("ui-size", [size])
+        for garment_type in list(self.garment_type.values()):
+            self.equip_type(garment_type)
+
+    def next_variant(self) -> None:
+        for slot in list(self.garment_type):
+            garment = self.wardrobe.outfit[slot]
+            names = list(garment.meta.variants)
+            if names:
+                current = getattr(garment, "_variant", None)
+                nxt = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
+                path = self.catalog[self.garment_type[slot]].get(self.size)
+                g = self.wardrobe.equip(path, variant=nxt)
+                g._variant = nxt
+
+    def set_body(self, name: str) -> None:
+        self.wardrobe.set_body(name)
+        self.panel.select("ui-body", [name])
+        self.studio.frame(self.wardrobe.avatar.height_m, centre_x=PANEL_OFFSET_M)
+
+    def set_mirror(self, on: bool) -> None:
+        """Mirror view: flip the picture left-right (the skeleton is never flipped)."""
+        from panda3d.core import CullFaceAttrib, Mat4
+
+        self.mirror = bool(on)
+        lens = self.base.camLens
+        lens.setViewMat(Mat4.scaleMat(-1, 1, 1) if self.mirror else Mat4.identMat())
+        self.base.render.setAttrib(CullFaceAttrib.makeReverse() if self.mirror else CullFaceAttrib.makeDefault())
+
+    def screenshot(self) -> Path:
+        OUT_DIR.mkdir(exist_ok=True)
+        path = OUT_DIR / time.strftime("screenshot_%Y%m%d_%H%M%S.png")
+        self.base.screenshot(str(path), defaultFilename=False)
+        self.panel.show_status(f"saved {path}")
+        return path
+
+    def set_recording(self, on: bool) -> None:
+        """Record the rendered picture (not the camera) to an MP4 in out/."""
+        from ..record.video import VideoWriter
+        from .capture import FrameGrabber
+
+        if on and self.recorder is None:
+            OUT_DIR.mkdir(exist_ok=True)
+            path = OUT_DIR / time.strftime("recording_%Y%m%d_%H%M%S.mp4")
+            grabber = getattr(self, "_grabber", None) or FrameGrabber(self.base)
+            self._grabber = grabber
+            self.recorder = VideoWriter(path, self.scene.render.fps,
+                                        (self.base.win.getXSize(), self.base.win.getYSize()))
+            self.base.taskMgr.add(self._record, "avatar_wardrobe.record", sort=60)
+            self.panel.show_status(f"recording to {path}")
+        elif not on and self.recorder is not None:
+            self.base.taskMgr.remove("avatar_wardrobe.record")
+            self.recorder.close()
+            self.panel.show_status(f"saved {self.recorder.path}")
+            self.recorder = None
+
+    def _record(self, task):
+        image = self._grabber.read()
+        if image.shape[1::-1] == self.recorder.size:
+            self.recorder.write(image)
+        return task.cont
+
+    def _hud(self, task):
+        now = time.perf_counter()
+        if now - self._hud_time >= HUD_PERIOD_S:
+            self._hud_time = now
+            fps = self.base.clock.getAverageFrameRate()
+            stages = "  ".join(f"{k} {v:.1f}" for k, v in self.wardrobe.timings_ms.items())
+            tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[self.wardrobe._tracking]
+            self.panel.hud.setText(f"{fps:.0f} fps   {tracking}\n{stages} ms")
+        return task.cont
+
+    def step(self, frames: int = 1) -> None:
+        for _ in range(frames):
+            self.base.taskMgr.step()
+
+    def run(self) -> None:
+        self.base.run()
