@@ -30,6 +30,7 @@ class Landmarks:
     world: np.ndarray | None = None
     visibility: np.ndarray | None = None
     image_size: tuple[int, int] = (0, 0)  # (width, height) of the source image
+    mask: np.ndarray | None = None        # (H, W) person segmentation in [0, 1], when asked for
 
     @property
     def found(self) -> bool:

@@ -34,7 +34,7 @@ class PoseTracker:
                  min_detection_confidence: float = DEFAULT_MIN_DETECTION_CONFIDENCE,
                  min_tracking_confidence: float = DEFAULT_MIN_TRACKING_CONFIDENCE,
                  model_complexity: int = BUNDLED_MODEL_COMPLEXITY,
-                 smooth_landmarks: bool = True):
+                 smooth_landmarks: bool = True, enable_segmentation: bool = False):
         if model_complexity != BUNDLED_MODEL_COMPLEXITY:
             raise WardrobeError(
                 f"pose model_complexity {model_complexity} is not available offline: only "
@@ -47,11 +47,12 @@ class PoseTracker:
         self.min_tracking_confidence = _check_confidence(
             "min_tracking_confidence", min_tracking_confidence)
         self.smooth_landmarks = bool(smooth_landmarks)
+        self.enable_segmentation = bool(enable_segmentation)
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=self.static_image_mode,
             model_complexity=BUNDLED_MODEL_COMPLEXITY,
             smooth_landmarks=self.smooth_landmarks,
-            enable_segmentation=False,
+            enable_segmentation=self.enable_segmentation,
             min_detection_confidence=self.min_detection_confidence,
             min_tracking_confidence=self.min_tracking_confidence,
         )
@@ -77,8 +78,11 @@ class PoseTracker:
         image_xyz = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64)
         world_xyz = np.array([(p.x, p.y, p.z) for p in world_points], dtype=np.float64)
         visibility = np.array([p.visibility for p in points], dtype=np.float64)
+        mask = None
+        if self.enable_segmentation and result.segmentation_mask is not None:
+            mask = np.asarray(result.segmentation_mask, dtype=np.float32)
         return Landmarks(index=frame.index, time_s=frame.time_s, image=image_xyz, world=world_xyz,
-                         visibility=visibility, image_size=(width, height))
+                         visibility=visibility, image_size=(width, height), mask=mask)
 
     def reset(self) -> None:
         """Forget the previous frames (tracking state and smoothing), e.g. before a new clip."""

@@ -1,0 +1,119 @@
+"""AR try-on: the avatar placed on the player's image, body as a depth-only occluder, garments composited."""
+from __future__ import annotations
+
+import numpy as np
+from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, GraphicsOutput, Texture, Vec3, Vec4
+
+from ..ar.fit import Intrinsics, Placement, arm_mask, fit_placement, joint_landmark_pairs, smooth
+from ..records import Frame, Landmarks
+from .plugin import Wardrobe
+
+KEY_LIGHT = ((1.5, 1.45, 1.4), (20.0, -30.0))
+AMBIENT = (0.45, 0.45, 0.48)
+NEAR_M, FAR_M = 0.05, 50.0
+MIN_LANDMARK_VISIBILITY = 0.5
+
+
+def cv_to_panda(p: np.ndarray) -> np.ndarray:
+    """OpenCV camera axes (x right, y down, z ahead) -> Panda3D (x right, y ahead, z up)."""
+    return np.array([p[0], p[2], -p[1]])
+
+
+class ArView:
+    """Draws the worn garments over camera frames. The avatar's body only writes depth, so it
+    hides the garment parts behind the player; the player's arms (segmentation mask and
+    landmarks) pass in front of the garments."""
+
+    def __init__(self, base, wardrobe: Wardrobe, vertical_fov_deg: float):
+        self.base, self.wardrobe = base, wardrobe
+        self.vertical_fov_deg = vertical_fov_deg
+        self.placement: Placement | None = None
+        self.texture = Texture("ar_capture")
+        base.win.addRenderTexture(self.texture, GraphicsOutput.RTMCopyRam, GraphicsOutput.RTPColor)
+        base.setBackgroundColor(0, 0, 0, 0)
+        base.camera.setPos(0, 0, 0)
+        base.camera.setHpr(0, 0, 0)
+        self._lights = []
+        key = base.render.attachNewNode(DirectionalLight("ar_key"))
+        key.node().setColor(Vec4(*KEY_LIGHT[0], 1))
+        key.setHpr(*KEY_LIGHT[1], 0)
+        amb = base.render.attachNewNode(AmbientLight("ar_ambient"))
+        amb.node().setColor(Vec4(*AMBIENT, 1))
+        for light in (key, amb):
+            base.render.setLight(light)
+            self._lights.append(light)
+        self.body_as_occluder(True)
+        self._pairs = None
+
+    def body_as_occluder(self, on: bool) -> None:
+        """The avatar's skin writes depth but no colour (garments stay visible on top of it)."""
+        for geom in self.wardrobe.actor._body_geoms:
+            if on:
+                geom.setAttrib(ColorWriteAttrib.make(ColorWriteAttrib.C_off), 1)
+            else:
+                geom.clearAttrib(ColorWriteAttrib)
+
+    def _lens(self, size: tuple[int, int]) -> Intrinsics:
+        cam = Intrinsics(size[0], size[1], self.vertical_fov_deg)
+        lens = self.base.camLens
+        lens.setNearFar(NEAR_M, FAR_M)
+        aspect = size[0] / size[1]
+        hfov = np.degrees(2 * np.arctan(np.tan(np.radians(cam.vertical_fov_deg) / 2) * aspect))
+        lens.setFov(hfov, cam.vertical_fov_deg)
+        return cam
+
+    def place(self, marks: Landmarks, size: tuple[int, int]) -> Placement | None:
+        """Fit the posed avatar to the 2D landmarks (smoothed) and move its node there."""
+        cam = self._lens(size)
+        wardrobe = self.wardrobe
+        skeleton, pose = wardrobe.avatar.skeleton, wardrobe.pose
+        if self._pairs is None:
+            self._pairs = joint_landmark_pairs(wardrobe.avatar.rig, skeleton.index)
+        joint_ids, mark_ids = self._pairs
+        joints = skeleton.positions(pose.local_rotations, pose.root_offset)[joint_ids]
+        px = marks.image[mark_ids, :2] * np.array(size, dtype=np.float64)
+        weights = np.where(marks.visibility[mark_ids] >= MIN_LANDMARK_VISIBILITY, marks.visibility[mark_ids], 0.0)
+        self.placement = smooth(self.placement, fit_placement(joints, px, weights, cam))
+        if self.placement is not None:
+            node = wardrobe.node
+            node.setScale(self.placement.scale)
+            node.setPos(Vec3(*cv_to_panda(self.placement.translation)))
+            node.setHpr(0, 0, 0)
+        return self.placement
+
+    def composite(self, frame: Frame, marks: Landmarks, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Pose, place, render and blend over the camera frame: (BGR image, garment mask)."""
+        image = frame.image
+        h, w = image.shape[:2]
+        if marks.found:
+            self.wardrobe.update(marks)
+            self.place(marks, (w, h))
+        self.base.taskMgr.step()
+        self.base.graphicsEngine.syncFrame()
+        rgba = self._read((w, h))
+        alpha = rgba[..., 3:].astype(np.float32) / 255.0
+        if marks.found and marks.mask is not None:
+            arms = arm_mask(marks, (w, h)) & (marks.mask > 0.5)
+            alpha[arms] = 0.0
+        out = image.astype(np.float32) * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        mask = alpha[..., 0] > 0.5
+        if mirror:
+            out, mask = out[:, ::-1].copy(), mask[:, ::-1].copy()
+        return out, mask
+
+    def _read(self, size: tuple[int, int]) -> np.ndarray:
+        tex = self.texture
+        data = tex.getRamImageAs("BGRA")
+        img = np.frombuffer(data, np.uint8).reshape(tex.getYSize(), tex.getXSize(), 4)[::-1]
+        if img.shape[1::-1] != size:
+            import cv2
+
+            img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+        return img
+
+    def remove(self) -> None:
+        for light in self._lights:
+            self.base.render.clearLight(light)
+            light.removeNode()
+        self.body_as_occluder(False)
