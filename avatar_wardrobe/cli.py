@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "avatar_wardrobe.garments.cli_commands",
     "avatar_wardrobe.cloth.cli_commands",
     "avatar_wardrobe.retarget.cli_commands",
+    "avatar_wardrobe.ar.cli_commands",
 )
 
 
