@@ -222,7 +222,11 @@ def _external_buffer(path: Path, index: int, uri: str) -> bytes:
     if "://" in name or Path(name).is_absolute() or ":" in name.split("/")[0]:
         raise WardrobeError(f"{path.name}: buffer {index} points outside the model ('{uri}'); only files "
                             "next to the .gltf are read. Export as .glb to embed the data.")
-    file = path.parent / name
+    folder = path.parent.resolve()
+    file = (folder / name).resolve()
+    if not file.is_relative_to(folder):  # "../secret.bin", or a symlink leading out of the folder
+        raise WardrobeError(f"{path.name}: buffer {index} points outside the model's folder ('{uri}'); only "
+                            "files inside the .gltf's folder are read. Export as .glb to embed the data.")
     if not file.is_file():  # also refuses devices and folders
         raise WardrobeError(f"{path.name}: buffer file '{uri}' is missing. Keep it next to the .gltf.")
     try:

@@ -340,3 +340,21 @@ def test_weights_must_sum_to_one(tmp_path):
         meshes=[{"primitives": [{"attributes": {"POSITION": 0, "JOINTS_0": 1, "WEIGHTS_0": 2}}]}])
     message = _rejection(path)
     assert "the weights of vertex 1 sum to 0.5 (1 of 3 vertices are off)" in message
+
+
+def test_buffer_uri_leading_out_of_the_folder_is_refused(tmp_path, testdata):
+    """A .gltf must not make the loader read files outside its own folder."""
+    import json
+
+    from avatar_wardrobe import gltf_io
+    from avatar_wardrobe.errors import WardrobeError
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\0" * 64)
+    inner = tmp_path / "model"
+    inner.mkdir()
+    gltf = json.loads((testdata / "gltf" / "SimpleSkin" / "SimpleSkin.gltf").read_text())
+    gltf["buffers"][0]["uri"] = "../secret.bin"
+    (inner / "x.gltf").write_text(json.dumps(gltf))
+    with pytest.raises(WardrobeError, match="outside"):
+        gltf_io.load(inner / "x.gltf")

@@ -45,6 +45,8 @@ class GarmentMeta:
     hides: tuple[str, ...] = ()                                # body regions hidden under it
     variants: dict[str, dict] = field(default_factory=dict)    # name -> {"base_color": [r, g, b, a]}
     warnings: list[str] = field(default_factory=list)          # defaults that were filled in
+    kind: str = ""                 # garment type name (extras aw_garment): "t-shirt", "skirt", ...
+    source_avatar: str = ""        # avatar it was modelled on (aw_made_for.avatar); "" = the default avatar
 
 
 @dataclass
