@@ -80,7 +80,7 @@ class Wardrobe:
             if not path.suffix and not path.exists():
                 path = model_path(Path(AvatarSettings().path).parent / f"{avatar}.glb")
             avatar = load_avatar(path, rig)
-        worn = [w.garment for w in self._worn.values()]
+        worn = [w.original for w in self._worn.values()]
         for garment in worn:
             self._take_off(garment)
         if self.actor is not None:
@@ -192,12 +192,26 @@ class Wardrobe:
     def unequip(self, slot: str) -> Garment | None:
         return self.outfit.unequip(slot)
 
+    def _fitted(self, garment: Garment) -> Garment:
+        """The garment refitted to this avatar's body when it was made on another, with skin weights."""
+        from ..garments.fitting import fit_to_avatar, transfer_weights
+        from ..garments.garment_io import DEFAULT_SOURCE_AVATAR
+
+        if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != self.avatar.path.stem:
+            return fit_to_avatar(garment, self.avatar.path)
+        if garment.joints is None:
+            return transfer_weights(garment, self.avatar.body, self.avatar.skeleton)
+        return garment
+
     def _put_on(self, garment: Garment) -> None:
         skeleton = self.avatar.skeleton
-        if garment.joints is None or garment.joint_names is None:
-            raise WardrobeError(f"garment {garment.name} has no skin weights: fit it to the avatar first.")
-        joints = np.array([skeleton.index(n) for n in garment.joint_names])[garment.joints]
-        self._worn[garment.meta.slot] = _Worn(garment, GarmentView(garment, self.actor.node), joints)
+        fitted = self._fitted(garment)
+        try:
+            joints = np.array([skeleton.index(n) for n in fitted.joint_names])[fitted.joints]
+        except (TypeError, WardrobeError):
+            raise WardrobeError(f"garment {garment.name} is skinned to bones this avatar lacks: "
+                                "rig it to the avatar's skeleton (see docs/garment-format.md).") from None
+        self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node), joints)
         self._update_hiding()
         if self.pose is not None:
             self._dress(self.pose)
@@ -242,6 +256,7 @@ class Wardrobe:
 
 @dataclass
 class _Worn:
-    garment: Garment
+    original: Garment  # as equipped
+    garment: Garment   # fitted to the current body
     view: GarmentView
     joints: np.ndarray  # skin joint indices into the avatar skeleton
