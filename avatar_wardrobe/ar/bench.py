@@ -1,7 +1,8 @@
-"""`bench ar`: how well the AR garment covers the player's torso (IoU) on a real clip, and its cost."""
+"""AR jobs: composite garments over a clip (`ar`), and how well they cover the torso (`bench ar`)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -12,13 +13,13 @@ from ..settings import model_path
 from .fit import iou, torso_region
 
 DEFAULT_GARMENT = "garments/tshirt_M.glb"
-BENCH_HEIGHT_PX = 640
+WORK_HEIGHT_PX = 640
 TARGET_IOU = 0.75
 
 
-def run(video: str, garment: str = DEFAULT_GARMENT, fov_deg: float = 55.0, frames: int | None = None,
-        keep: list | None = None, progress: bool = True) -> dict:
-    """Track the clip with segmentation, composite the garment, compare with the torso region."""
+def composites(video: str, garments: list[str], fov_deg: float, frames: int | None, timer: StageTimer,
+               mirror: bool = False, progress: bool = True) -> Iterator[tuple]:
+    """(marks, composited BGR, garment mask, size) per frame of the clip, garments worn over it."""
     from ..pose.sources import open_source
     from ..pose.tracker import PoseTracker
     from ..render.ar import ArView
@@ -27,33 +28,58 @@ def run(video: str, garment: str = DEFAULT_GARMENT, fov_deg: float = 55.0, frame
 
     source = open_source(video, max_frames=frames)
     first = next(iter(source)).image
-    scale = BENCH_HEIGHT_PX / first.shape[0]
-    size = (int(round(first.shape[1] * scale)) // 2 * 2, BENCH_HEIGHT_PX)
+    scale = WORK_HEIGHT_PX / first.shape[0]
+    size = (int(round(first.shape[1] * scale)) // 2 * 2, WORK_HEIGHT_PX)
     base = create_base(False, size)
     wardrobe = Wardrobe(base)
-    wardrobe.equip(model_path(garment))
+    for garment in garments:
+        wardrobe.equip(model_path(garment))
     view = ArView(base, wardrobe, fov_deg)
-    timer = StageTimer()
-    scores, found = [], 0
     with PoseTracker(enable_segmentation=True) as tracker:
-        for frame in tqdm(source, desc="bench ar", unit="frame", disable=not progress):
+        for frame in tqdm(source, desc="ar", unit="frame", disable=not progress):
             frame.image = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
             with timer.measure("pose"):
                 marks = tracker.track(frame)
             t0 = time.perf_counter()
-            out, mask = view.composite(frame, marks)
+            out, mask = view.composite(frame, marks, mirror=mirror)
             timer.add("ar", (time.perf_counter() - t0) * 1e3)
-            if marks.found and marks.mask is not None:
-                found += 1
-                scores.append(iou(mask, torso_region(marks, size, marks.mask)))
-            if keep is not None:
-                keep.append(out)
+            yield marks, out, mask, size
     source.close()
+
+
+def run(video: str, garment: str = DEFAULT_GARMENT, fov_deg: float = 55.0, frames: int | None = None,
+        progress: bool = True) -> dict:
+    """IoU of the garment silhouette with the person's torso (segmentation mask + landmarks)."""
+    timer = StageTimer()
+    scores = []
+    for marks, _out, mask, size in composites(video, [garment], fov_deg, frames, timer, progress=progress):
+        if marks.found and marks.mask is not None:
+            scores.append(iou(mask, torso_region(marks, size, marks.mask)))
     result = {"video": str(video), "garment": garment, "frames": len(timer.samples.get("pose", [])),
-              "detected": found, "iou_median": round(float(np.median(scores)), 3) if scores else None,
+              "detected": len(scores), "target_iou": TARGET_IOU,
+              "iou_median": round(float(np.median(scores)), 3) if scores else None,
               "iou_p10": round(float(np.percentile(scores, 10)), 3) if scores else None,
-              "iou_mean": round(float(np.mean(scores)), 3) if scores else None, "target_iou": TARGET_IOU,
-              "stages": timer.summary()}
+              "iou_mean": round(float(np.mean(scores)), 3) if scores else None, "stages": timer.summary()}
     result["table"] = (f"AR IoU garment vs torso: median {result['iou_median']} (p10 {result['iou_p10']}) over "
-                       f"{found} frames, target >= {TARGET_IOU}\n" + timer.table())
+                       f"{len(scores)} frames, target >= {TARGET_IOU}\n" + timer.table())
     return result
+
+
+def render(video: str, out: str, garments: list[str], fov_deg: float = 55.0, frames: int | None = None,
+           mirror: bool = False, progress: bool = True) -> dict:
+    """Write the clip with the garments drawn over the person (an MP4)."""
+    from ..pose.sources import open_source
+    from ..record.video import VideoWriter
+
+    timer = StageTimer()
+    with open_source(video, max_frames=1) as probe:
+        fps = probe.fps
+    writer = None
+    for _marks, image, _mask, size in composites(video, garments, fov_deg, frames, timer, mirror, progress):
+        writer = writer or VideoWriter(out, fps, size)
+        with timer.measure("encode"):
+            writer.write(image)
+    if writer is not None:
+        writer.close()
+    return {"out": str(out), "frames": writer.frames if writer else 0, "stages": timer.summary(),
+            "table": timer.table()}

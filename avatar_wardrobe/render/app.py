@@ -26,7 +26,7 @@ FEATURES = {
     "cloth": ("avatar_wardrobe.cloth.simulator", "cloth simulation is not installed in this build"),
     "fitmap": ("avatar_wardrobe.cloth.fit", "the fit map needs the cloth stage"),
     "refine": ("avatar_wardrobe.refine.runner", "the refinement pass is not installed in this build"),
-    "ar": ("avatar_wardrobe.render.ar", "AR try-on is not installed in this build"),
+    "ar": ("avatar_wardrobe.render.ar_window", "AR in the live window is not built yet: use `avatar-wardrobe ar`"),
     "export_motion": ("avatar_wardrobe.record.gltf_anim", "motion export is not installed in this build"),
     "export_dressed": ("avatar_wardrobe.garments.export", "dressed-avatar export is not installed in this build"),
     "body_sliders": ("anny", "body sliders need the anny extra: pip install 'avatar-wardrobe[tools]'"),
