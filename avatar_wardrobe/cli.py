@@ -19,19 +19,22 @@ COMMAND_MODULES = (
     "avatar_wardrobe.cloth.cli_commands",
     "avatar_wardrobe.retarget.cli_commands",
     "avatar_wardrobe.ar.cli_commands",
+    "avatar_wardrobe.refine.cli_commands",
 )
+REFINE_CHOICES = ("off", "enhance", "toon")  # the same as refine.runner.CHOICES (not imported: no torch here)
 
 
 def _demo(args):
     from . import jobs
 
-    return jobs.demo(args.out, args.frames, args.window or None, args.scene)
+    return jobs.demo(args.out, args.frames, args.window or None, args.scene, refine=args.refine)
 
 
 def _track(args):
     from . import jobs
 
-    return jobs.track(args.video, args.out, args.frames, avatar=args.avatar)
+    return jobs.track(args.video, args.out, args.frames, avatar=args.avatar, project=args.project,
+                      static=args.static, fov_deg=args.fov)
 
 
 def _render(args):
@@ -39,7 +42,7 @@ def _render(args):
     from .settings import load_scene
 
     return jobs.render_motion(args.motion, args.out, args.frames, args.window or None, load_scene(args.scene),
-                              args.avatar)
+                              args.avatar, refine=args.refine)
 
 
 def _app(args):
@@ -65,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--frames", type=int, default=None, help="render only the first N frames")
     d.add_argument("--window", action="store_true", help="render in a window (needs a display)")
     d.add_argument("--scene", default=None, help="scene TOML (default: scenes/default.toml)")
+    d.add_argument("--refine", choices=REFINE_CHOICES, default=None,
+                   help="GAN refinement of each frame (default: the scene's [refine] style, off)")
     d.set_defaults(handler=_demo)
 
     t = sub.add_parser("track", help="record landmarks and solved rotations from a video, folder or webcam")
@@ -72,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="motion recording to write (.jsonl)")
     t.add_argument("--frames", type=int, default=None)
     t.add_argument("--avatar", default=None, help="avatar .glb whose rotations are recorded")
+    t.add_argument("--project", action="store_true",
+                   help="add the avatar's joints in the camera (joints_cam) and the image (joints_2d)")
+    t.add_argument("--static", action="store_true", help="the images are unrelated stills: no temporal filter")
+    t.add_argument("--fov", type=float, default=None,
+                   help="the camera's vertical field of view in degrees (default: an assumed webcam FOV)")
     t.set_defaults(handler=_track)
 
     r = sub.add_parser("render", help="render a recorded motion to a video")
@@ -81,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--avatar", default=None)
     r.add_argument("--window", action="store_true")
     r.add_argument("--scene", default=None)
+    r.add_argument("--refine", choices=REFINE_CHOICES, default=None,
+                   help="GAN refinement of each frame (default: the scene's [refine] style, off)")
     r.set_defaults(handler=_render)
 
     bench = sub.add_parser("bench", help="benchmarks (JSON output; see `bench -h`)")

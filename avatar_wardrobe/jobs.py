@@ -60,32 +60,70 @@ def _avatar(scene: SceneSettings, avatar: str | None) -> AvatarModel:
 
 
 def track(video: str, out: str | Path, max_frames: int | None = None, scene: SceneSettings | None = None,
-          avatar: str | None = None, progress: bool = True) -> dict:
-    """Run MediaPipe over a video/folder/webcam and record landmarks plus solved rotations (JSONL)."""
-    from .pose.recording import MotionWriter
-    from .pose.sources import open_source
+          avatar: str | None = None, progress: bool = True, project: bool = False, static: bool = False,
+          fov_deg: float | None = None) -> dict:
+    """Run MediaPipe over a video/folder/webcam and record, per frame, the raw landmarks plus the
+    avatar's filtered, solved rotations and root (JSONL, pose.recording version 2 lines).
+
+    static: the images are unrelated stills (MediaPipe's still-image mode; no temporal filter).
+    project: add the avatar's own joints (COCO-17 names + pelvis, neck) in the camera (metres,
+    OpenCV axes) and in the image (pixels), placed on the landmarks by weak perspective.
+    fov_deg: the camera's vertical field of view (default: the scene's assumed webcam FOV).
+    """
+    from .pose.recording import TrackWriter
+    from .pose.sources import ImageFolderSource, open_source
     from .pose.tracker import PoseTracker
+    from .retarget.pose_filter import PoseFilter
 
     scene = scene or load_scene()
     model = _avatar(scene, avatar)
+    fov = float(fov_deg if fov_deg is not None else scene.ar.camera_fov_deg)
+    if not 1.0 <= fov <= 179.0:
+        raise WardrobeError(f"--fov must be a vertical field of view in degrees (1-179), got {fov:g}.")
     timer = StageTimer()
     header = {"command": shlex.join(["avatar-wardrobe", *sys.argv[1:]]) if sys.argv else "",
               "avatar": model.path.name, "rig": model.rig.name, "joints": model.skeleton.names,
-              "rotations": "per-joint local rotation quaternions (w, x, y, z) of the avatar's skeleton"}
+              "rotations": "per-joint local rotation quaternions (w, x, y, z) of the avatar's skeleton",
+              "root": "offset of the skeleton's root (metres, the avatar file's axes)",
+              "static": bool(static), "vertical_fov_deg": fov, "filtered": not static}
+    if project:
+        header["joints_cam"] = "avatar keypoints, metres, OpenCV camera axes (x right, y down, z forward)"
+    # Our One Euro filter replaces MediaPipe's fixed-30-fps smoothing (less shake, same lag:
+    # tests/pose/test_filtering.py); stills get neither.
+    tracker = PoseTracker(static_image_mode=static, smooth_landmarks=False)
+    pose_filter = None if static else PoseFilter(model.solver)
+    names = model.skeleton.names
     found = 0
-    with open_source(video, max_frames=max_frames) as source, PoseTracker() as tracker, \
-            MotionWriter(out, header, fps=source.fps, source=str(video)) as writer:
+    with open_source(video, max_frames=max_frames) as source, tracker, \
+            TrackWriter(out, header, fps=source.fps, source=str(video)) as writer:
+        files = source.files if isinstance(source, ImageFolderSource) else None
         for frame in tqdm(source, total=len(source) if _sized(source) else None, desc="track",
                           unit="frame", disable=not progress):
             with timer.measure("pose"):
                 marks = tracker.track(frame)
             with timer.measure("solve"):
-                pose = model.solver.solve(marks)
+                pose = model.solver.solve(marks) if pose_filter is None else pose_filter.step(marks)
             found += marks.found
-            writer.write(marks, extra={"rotations": np.round(pose.local_rotations, ROTATION_DECIMALS).tolist(),
-                                       "root_offset": np.round(pose.root_offset, ROTATION_DECIMALS).tolist()})
+            extra = _projected_joints(model, pose, marks, fov) if project else None
+            rotations = dict(zip(names, np.round(pose.local_rotations, ROTATION_DECIMALS)))
+            writer.write_track(marks, files[frame.index].name if files else frame.index, rotations,
+                               np.round(pose.root_offset, ROTATION_DECIMALS), extra)
         frames = writer.frames_written
     return {"out": str(out), "frames": frames, "found": found, "stages": timer.summary(), "table": timer.table()}
+
+
+def _projected_joints(model: AvatarModel, pose, marks, fov_deg: float) -> dict:
+    """joints_cam / joints_2d of the posed avatar placed on this frame's 2D landmarks ({} if it cannot be)."""
+    from .retarget.keypoints import avatar_keypoints, place_on_image, project
+
+    if not marks.found:
+        return {}
+    cam = place_on_image(avatar_keypoints(model.solver, pose), marks, fov_deg)
+    if cam is None:
+        return {}
+    px = project(np.array(list(cam.values())), marks.image_size, fov_deg)
+    return {"joints_2d": {k: np.round(v, 2) for k, v in zip(cam, px)},
+            "joints_cam": {k: np.round(v, ROTATION_DECIMALS) for k, v in cam.items()}}
 
 
 def _sized(source) -> bool:
@@ -97,11 +135,12 @@ def _sized(source) -> bool:
 
 def render_motion(motion_path: str | Path, out: str | Path, frames: int | None = None, window: bool | None = None,
                   scene: SceneSettings | None = None, avatar: str | None = None, progress: bool = True,
-                  keep_frames: list | None = None) -> dict:
+                  keep_frames: list | None = None, refine: str | None = None) -> dict:
     """Play a landmark recording on the avatar, render each frame and write an MP4.
 
     The recording's landmarks are solved again (not its stored rotations), so a better solver
     improves old recordings. `keep_frames`, if given, receives every rendered BGR image.
+    `refine` (off/enhance/toon; default: the scene's [refine] style) refines each frame before encoding.
     """
     from .pose.recording import read_motion
     from .record.video import VideoWriter
@@ -121,6 +160,9 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
     wardrobe = Wardrobe(base, model)
     grabber = FrameGrabber(base)
+    from .refine.runner import Refiner
+
+    refiner = Refiner.create(refine, scene.refine)
     timer = StageTimer()
     size = (base.win.getXSize(), base.win.getYSize())
     with VideoWriter(out, motion.fps or r.fps, size) as video:
@@ -130,6 +172,9 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
                 timer.add(stage, ms)
             with timer.measure("render"):
                 image = grabber.render()
+            if refiner.active:
+                with timer.measure("refine"):
+                    image = refiner(image)
             with timer.measure("encode"):
                 video.write(image)
             if keep_frames is not None:
@@ -141,13 +186,13 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
 
 
 def demo(out: str | Path = "out/demo.mp4", frames: int | None = None, window: bool | None = None,
-         scene_path: str | None = None, progress: bool = True) -> dict:
+         scene_path: str | None = None, progress: bool = True, refine: str | None = None) -> dict:
     """The main job: the bundled motion on the default avatar, rendered to a video."""
     scene = load_scene(scene_path)
     motion = model_path(scene.motion.path)
     if not motion.is_file():
         raise WardrobeError(f"the bundled motion {motion} is missing: run `make motion` to record it again.")
-    return render_motion(motion, out, frames, window, scene, progress=progress)
+    return render_motion(motion, out, frames, window, scene, progress=progress, refine=refine)
 
 
 def report(result: dict) -> str:

@@ -60,6 +60,13 @@ class ArSettings:
 
 
 @dataclass
+class RefineSettings:
+    style: str = "off"           # "off", "enhance" (toward a supersampled soft-lit render) or "toon"
+    internal_height: int = 240   # the refiner runs at this height and its correction is scaled up; 0 = full size
+    threads: int = 2             # torch intra-op threads (set explicitly; 0 = leave torch's default)
+
+
+@dataclass
 class SceneSettings:
     avatar: AvatarSettings = field(default_factory=AvatarSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
@@ -69,6 +76,7 @@ class SceneSettings:
     input: InputSettings = field(default_factory=InputSettings)
     ar: ArSettings = field(default_factory=ArSettings)
     outfit: list = field(default_factory=list)   # garment files (relative to models/) worn at start
+    refine: RefineSettings = field(default_factory=RefineSettings)
 
 
 def model_path(path: str | Path) -> Path:

@@ -40,3 +40,13 @@ def make_landmarks(**overrides) -> np.ndarray:
 
 def as_record(world: np.ndarray) -> Landmarks:
     return Landmarks(0, 0.0, image=np.zeros((lm.COUNT, 3)), world=world, visibility=np.ones(lm.COUNT))
+
+
+FRAME_S = 1 / 30
+
+
+def timed(world: np.ndarray, index: int) -> Landmarks:
+    """A record at frame `index` of a 30 fps stream (the pose filter needs time to advance)."""
+    marks = as_record(world)
+    marks.index, marks.time_s = index, index * FRAME_S
+    return marks

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import WardrobeError
-from ..retarget.rigmap import RIG_MAPS, RigMap, detect
+from .. import gltf_io
+from ..retarget.rigmap import RigMap, resolve
 from ..retarget.solver import Solver
 from .body import BodyMesh
 from .skeleton import Skeleton
@@ -37,13 +37,9 @@ HEAD_TOP_FACTOR = 1.08  # the crown sits above the highest joint (the head joint
 
 
 def load_avatar(path: str | Path, rig: str = "auto") -> AvatarModel:
-    """Load an avatar's skeleton and pick its rig map ("auto" detects it from the joint names)."""
+    """Load an avatar's skeleton and pick its rig map: "auto" reads a VRM humanoid or detects the map
+    from the joint names; else a map name, a rigs/<name>.toml name or a .toml path (retarget.rigmap)."""
     path = Path(path)
     skeleton = Skeleton.from_gltf(path)
-    if rig == "auto":
-        rig_map = detect(skeleton.names)
-    elif rig in RIG_MAPS:
-        rig_map = RIG_MAPS[rig]
-    else:
-        raise WardrobeError(f"unknown rig map '{rig}': use one of {', '.join(RIG_MAPS)} or 'auto'.")
+    rig_map = resolve(rig, skeleton.names, gltf_io.raw_json(gltf_io.load(path)))
     return AvatarModel(path, skeleton, rig_map, Solver(skeleton, rig_map))

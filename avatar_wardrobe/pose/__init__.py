@@ -16,6 +16,7 @@ _EXPORTS = {
     "open_source": "sources",
     "PoseTracker": "tracker",
     "MotionWriter": "recording",
+    "TrackWriter": "recording",
     "Motion": "recording",
     "read_motion": "recording",
     "MOTION_FORMAT": "recording",
@@ -24,7 +25,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .recording import MOTION_FORMAT, MOTION_VERSION, Motion, MotionWriter, read_motion
+    from .recording import MOTION_FORMAT, MOTION_VERSION, Motion, MotionWriter, TrackWriter, read_motion
     from .sources import FrameSource, ImageFolderSource, VideoSource, WebcamSource, open_source
     from .tracker import PoseTracker
 

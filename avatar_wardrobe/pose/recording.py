@@ -1,11 +1,18 @@
 """JSONL motion recordings of Landmarks: a header line, then one line per frame (write and read).
 
-Line 1: {"format": "avatar_wardrobe.motion", "version": 1, "fps": .., "source": ..,
+Line 1: {"format": "avatar_wardrobe.motion", "version": 1 or 2, "fps": .., "source": ..,
          "image_size": [w, h], "landmark_names": [...], ...caller metadata}
-Line 2+: {"index": i, "time_s": t, "found": bool, "image": [[x, y, z] * 33] | null,
+Version 1 (MotionWriter), line 2+:
+         {"index": i, "time_s": t, "found": bool, "image": [[x, y, z] * 33] | null,
           "world": [[x, y, z] * 33] | null, "visibility": [v * 33] | null, ...caller fields}
-Floats are rounded to FLOAT_DECIMALS. Caller fields come back as plain JSON values (lists, not
-numpy arrays).
+Version 2 (TrackWriter, what `avatar-wardrobe track` writes), line 2+:
+         {"frame": i, "time_s": t, "source": file name or frame index, "detected": bool,
+          "landmarks_2d": [[x px, y px, visibility] * 33] | null, "landmarks_2d_z": [z * 33] | null,
+          "landmarks_world": [[x, y, z] * 33] | null (metres, MediaPipe axes),
+          "rotations": {joint: [w, x, y, z]}, "root": [x, y, z],
+          optional "joints_2d": {name: [x px, y px]}, "joints_cam": {name: [x, y, z]}, ...}
+Both read back as Landmarks plus the other fields ("extras"). Floats are rounded to
+FLOAT_DECIMALS. Caller fields come back as plain JSON values (lists, not numpy arrays).
 """
 from __future__ import annotations
 
@@ -23,7 +30,9 @@ from ..records import Landmarks
 from . import landmarks as lm
 
 MOTION_FORMAT = "avatar_wardrobe.motion"
-MOTION_VERSION = 1
+LANDMARKS_VERSION = 1  # MotionWriter's line format
+TRACK_VERSION = 2      # TrackWriter's line format (the track job's)
+MOTION_VERSION = TRACK_VERSION  # the newest version this program reads
 FLOAT_DECIMALS = 5  # 1e-5 of the image (0.01 px at 1000 px) and 0.01 mm in world metres
 HEADER_KEYS = ("format", "version", "fps", "source", "image_size", "landmark_names")
 FRAME_KEYS = ("index", "time_s", "found", "image", "world", "visibility")
@@ -73,6 +82,8 @@ class MotionWriter:
     is then taken from the first Landmarks. Use as a context manager or call `close()`.
     """
 
+    version = LANDMARKS_VERSION
+
     def __init__(self, path: str | os.PathLike, header_extra: dict | None = None, *,
                  fps: float, source: str = "", image_size: tuple[int, int] | None = None):
         if not fps > 0:
@@ -97,7 +108,7 @@ class MotionWriter:
         size = self.image_size if self.image_size is not None else (image_size or (0, 0))
         header = {
             "format": MOTION_FORMAT,
-            "version": MOTION_VERSION,
+            "version": self.version,
             "fps": self.fps,
             "source": self.source,
             "image_size": [int(size[0]), int(size[1])],
@@ -153,6 +164,45 @@ class MotionWriter:
         self.close()
 
 
+TRACK_FRAME_KEYS = ("frame", "time_s", "source", "detected", "landmarks_2d", "landmarks_2d_z",
+                    "landmarks_world", "rotations", "root")
+_TRACK_EXAMPLE = ('{"frame": 0, "time_s": 0.0, "source": "0", "detected": true, "landmarks_2d": [[x, y, v] x 33], '
+                  '"landmarks_world": [[x, y, z] x 33], "rotations": {"joint": [w, x, y, z]}, "root": [x, y, z]}')
+
+
+class TrackWriter(MotionWriter):
+    """Writes the track job's per-frame records (version 2 lines; see the module docstring)."""
+
+    version = TRACK_VERSION
+
+    def write_track(self, landmarks: Landmarks, source: str | int, rotations: dict[str, np.ndarray],
+                    root: np.ndarray, extra: dict | None = None) -> None:
+        """Append one frame: its landmarks in pixels and metres, the solved joint rotations
+        ({joint: (w, x, y, z)}) and root offset; `extra` adds fields (joints_2d, joints_cam ...)."""
+        if self._file is None:
+            raise RuntimeError(f"TrackWriter for {self.path} is closed")
+        if not self._header_written:
+            self._write_header(landmarks.image_size if landmarks.image_size != (0, 0) else None)
+        found = landmarks.found
+        where = f"frame {landmarks.index}"
+        record = {"frame": int(landmarks.index), "time_s": _jsonable(float(landmarks.time_s), f"{where} time_s"),
+                  "source": source if isinstance(source, (int, str)) else str(source), "detected": found,
+                  "landmarks_2d": None, "landmarks_2d_z": None, "landmarks_world": None}
+        if found:
+            width, height = landmarks.image_size
+            image = np.asarray(landmarks.image, dtype=np.float64)
+            px = np.column_stack([image[:, 0] * width, image[:, 1] * height, landmarks.visibility])
+            record["landmarks_2d"] = _jsonable(px, f"{where} landmarks_2d")
+            record["landmarks_2d_z"] = _jsonable(image[:, 2], f"{where} landmarks_2d_z")
+            record["landmarks_world"] = _jsonable(np.asarray(landmarks.world), f"{where} landmarks_world")
+        record["rotations"] = {str(k): _jsonable(np.asarray(v, dtype=np.float64), f"{where} rotations.{k}")
+                               for k, v in rotations.items()}
+        record["root"] = _jsonable(np.asarray(root, dtype=np.float64), f"{where} root")
+        record.update(_jsonable(_reject_reserved(extra, TRACK_FRAME_KEYS, "extra"), f"{where} extra"))
+        self._file.write(json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n")
+        self.frames_written += 1
+
+
 @dataclass
 class Motion:
     """A motion recording read back: the header, fps, one Landmarks per frame and its caller fields."""
@@ -183,6 +233,35 @@ def _array(value: Any, shape: tuple[int, ...], key: str) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise _BadLine(f'"{key}" contains non-finite numbers')
     return array
+
+
+def _parse_track_frame(obj: Any, image_size: tuple[int, int]) -> tuple[Landmarks, dict]:
+    if not isinstance(obj, dict):
+        raise _BadLine(f"it is not a JSON object; expected a frame like {_TRACK_EXAMPLE}")
+    missing = [key for key in ("frame", "time_s", "detected") if key not in obj]
+    if missing:
+        raise _BadLine(f"it lacks {missing}; expected a frame like {_TRACK_EXAMPLE}")
+    index, time_s, found = obj["frame"], obj["time_s"], obj["detected"]
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise _BadLine(f'"frame" must be an integer, got {index!r}')
+    if isinstance(time_s, bool) or not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
+        raise _BadLine(f'"time_s" must be a number of seconds, got {time_s!r}')
+    if not isinstance(found, bool):
+        raise _BadLine(f'"detected" must be true or false, got {found!r}')
+    extra = {key: value for key, value in obj.items()
+             if key not in ("frame", "time_s", "detected", "landmarks_2d", "landmarks_2d_z", "landmarks_world")}
+    if not found:
+        return Landmarks(index=index, time_s=float(time_s), image_size=image_size), extra
+    width, height = image_size
+    if width <= 0 or height <= 0:
+        raise _BadLine('a detected frame needs the header\'s "image_size" to turn pixels into image fractions')
+    px = _array(obj.get("landmarks_2d"), (lm.COUNT, 3), "landmarks_2d")
+    z = obj.get("landmarks_2d_z")
+    z = np.zeros(lm.COUNT) if z is None else _array(z, (lm.COUNT,), "landmarks_2d_z")
+    image = np.column_stack([px[:, 0] / width, px[:, 1] / height, z])
+    return Landmarks(index=index, time_s=float(time_s), image=image,
+                     world=_array(obj.get("landmarks_world"), (lm.COUNT, 3), "landmarks_world"),
+                     visibility=px[:, 2].copy(), image_size=image_size), extra
 
 
 def _parse_header(obj: Any) -> tuple[dict, float, tuple[int, int]]:
@@ -261,8 +340,9 @@ def read_motion(path: str | os.PathLike) -> Motion:
                         raise _BadLine("expected the header first")
                     header, fps, image_size = _parse_header(obj)
                     motion = Motion(header=header, fps=fps)
+                    parse = _parse_track_frame if header["version"] >= TRACK_VERSION else _parse_frame
                     continue
-                landmarks, extra = _parse_frame(obj, image_size)
+                landmarks, extra = parse(obj, image_size)
                 motion.frames.append(landmarks)
                 motion.extras.append(extra)
     except _BadLine as bad:

@@ -14,6 +14,7 @@ from ..errors import WardrobeError
 from ..garments.garment import Garment
 from ..garments.wardrobe import Outfit
 from ..records import Landmarks, Pose
+from ..retarget.pose_filter import PoseFilter
 from ..settings import AvatarSettings, SceneSettings, load_scene, model_path
 from .avatar_actor import AvatarActor
 from .garment_view import GarmentView
@@ -56,6 +57,7 @@ class Wardrobe:
         self._close_source = None
         self.pose: Pose | None = None
         self.avatar: AvatarModel | None = None
+        self.filter: PoseFilter | None = None
         self.actor: AvatarActor | None = None
         self.set_body(avatar if avatar is not None else self.scene.avatar.path, rig or self.scene.avatar.rig)
         self.studio = None
@@ -88,6 +90,7 @@ class Wardrobe:
         self.avatar = avatar
         self.actor = AvatarActor(avatar.path, avatar.skeleton, self._parent)
         self.pose = None
+        self.filter = PoseFilter(avatar.solver)
         for garment in worn:
             self._put_on(garment)
         self.base.messenger.send(EVENT_BODY_CHANGED, [self])
@@ -95,13 +98,12 @@ class Wardrobe:
     # -- motion -------------------------------------------------------------------------------
     def update(self, marks: Landmarks) -> Pose:
         """Solve one landmarks record and pose the avatar (and its garments) with it.
-        A frame with nobody in it keeps the last pose."""
+        Landmarks are smoothed, unseen limbs ease to rest, planted feet stay put (PoseFilter)."""
         t0 = time.perf_counter()
         if marks.found != self._tracking:
             self._tracking = marks.found
             self.base.messenger.send(EVENT_TRACKING_FOUND if marks.found else EVENT_TRACKING_LOST, [self])
-        if marks.found or self.pose is None:
-            self.pose = self.avatar.solver.solve(marks)
+        self.pose = self.filter.step(marks)
         t1 = time.perf_counter()
         skeleton = self.avatar.skeleton
         self.actor.apply_local(skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))

@@ -1,10 +1,15 @@
-"""Retarget solver: MediaPipe world landmarks -> per-joint local rotations of any mapped rig (numpy).
+"""Retarget solver: MediaPipe landmarks -> per-joint local rotations of any mapped rig (pure numpy).
 
 Every rotation is found in world space as a delta on the joint's bind (rest) orientation, then
-converted to the joint's local frame; so a rig's own bone axes never need per-rig flips.
+converted to the joint's local frame; so a rig's own bone axes never need per-rig flips. The rest
+body frame (the rig's left, up and facing directions) is measured from the bind pose, and the
+landmarks are turned into that frame first, so Z-up rigs and rigs that face -Z need nothing
+special either. One function per body region; `solve()` runs them in order. Stateless: temporal
+smoothing, visibility gating and foot locking live in retarget.pose_filter.PoseFilter.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,21 +17,45 @@ import numpy as np
 from ..avatar.skeleton import Skeleton
 from ..pose import landmarks as lm
 from ..records import Landmarks, Pose
-from ..transforms import axis_angle_matrix, frame_from_axes, matrix_to_quat, normalize, rotation_between, slerp_matrix
-from .rigmap import SIDES, RigMap
+from .geometry import (EPS, axis_angle, cross, frame, matrices_to_quats, norm, perp, rotation_between, signed_angle,
+                       slerp, unit)
+from .lifting import lift
+from .limits import FREE, JOINT_LIMITS, clamp_rotation
+from .rigmap import LIMB_GROUPS, SIDES, RigMap
 
-UP = np.array([0.0, 1.0, 0.0])
-NECK_SHARE = 0.5  # the neck takes this share of the head's turn relative to the chest
-# Landmark pairs (start, end) that aim each limb bone, per side of the avatar.
-LIMB_AIMS = {
-    "upper_arm": ("shoulder", "elbow"),
-    "lower_arm": ("elbow", "wrist"),
-    "upper_leg": ("hip", "knee"),
-    "lower_leg": ("knee", "ankle"),
-    "foot": ("heel", "foot_index"),
-}
+# -- torso: MediaPipe's depth (z) is exaggerated, so the torso's lean toward or away from the camera
+# is damped and capped; sideways lean (in the image plane) is trusted more. A trade-off, measured:
+# on pose_1.mp4 (a dancer, mostly upright) the chest leans 25 degrees (median) undamped, 18 at
+# 0.7, 15 at 0.6; on `bench retarget` renders (true leans of 0-20 degrees) the spine's median
+# error is 3.8 degrees undamped, 6.4 at 0.7 (raw MediaPipe: 4.8).
+TORSO_PITCH_GAIN = 0.7
+TORSO_PITCH_FORWARD_LIMIT_DEG = 45.0
+TORSO_PITCH_BACK_LIMIT_DEG = 20.0
+TORSO_ROLL_GAIN = 1.0
+TORSO_ROLL_LIMIT_DEG = 40.0
+PELVIS_TILT_SHARE = 0.5   # the pelvis takes this share of the torso's lean, the spine the rest
+NECK_SHARE = 0.5          # the neck takes this share of the head's turn relative to the chest
+# -- head: facing from the ears to the eyes and nose. MediaPipe puts the nose/eyes of a level head
+# slightly above the ear line (median 6 degrees over pose_squats.mp4, a woman looking at the
+# camera), so this much chin-down pitch is added to the measured head.
+HEAD_PITCH_CORRECTION_DEG = 6.0
+# -- clavicle shrug: the ear's height above its shoulder, as a share of the torso length, for a
+# relaxed shoulder (median 0.38-0.39 on pose_1.mp4 and pose_squats.mp4).
+NEUTRAL_EAR_ABOVE_SHOULDER = 0.385
+# -- twist of upper arms and thighs from the bend of the elbow and knee: none while the limb is
+# straight (the bend plane is undefined), full once it bends this much.
+BEND_TWIST_START_DEG = 10.0
+BEND_TWIST_FULL_DEG = 35.0
+FOREARM_TWIST_SHARE = 0.6   # of the hand's twist about the forearm, the rest stays in the wrist
+MIN_PALM_WIDTH_SHARE = 0.3  # palm width / hand length below which the palm's side is unreliable
+
+BODY_AXIS_SNAP_DEG = 10.0  # see _snap_to_axes
+# Aim at landmarks lifted from the 2D image with known bone lengths (retarget.lifting) rather than
+# at MediaPipe's world landmarks, whose depth is poor (bench retarget measures both).
+LIFT_FROM_2D = True
+CAMERA_UP = np.array([0.0, -1.0, 0.0])  # "up" in MediaPipe's camera axes for a level camera
 # Which joint ends each aimed bone in the rig (its direction in the bind pose).
-BONE_END = {"upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg",
+BONE_END = {"clavicle": "upper_arm", "upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg",
             "lower_leg": "foot", "foot": "toes"}
 SIDE_NAMES = {"l": "left", "r": "right"}
 FOOT_ROLES = ("foot", "toes")
@@ -36,111 +65,314 @@ def _lm(points: np.ndarray, side: str, part: str) -> np.ndarray:
     return points[lm.INDEX[f"{SIDE_NAMES[side]}_{part}"]]
 
 
+def _ramp(bend_deg: float) -> float:
+    """How much a limb's bend defines its twist: 0 straight, 1 from BEND_TWIST_FULL_DEG, smooth."""
+    t = min(1.0, max(0.0, (bend_deg - BEND_TWIST_START_DEG) / (BEND_TWIST_FULL_DEG - BEND_TWIST_START_DEG)))
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _snap_to_axes(body: np.ndarray) -> np.ndarray:
+    """The measured rest body frame, or the axis-aligned frame within BODY_AXIS_SNAP_DEG of it:
+    rigs are modelled along their file's axes, and a 1-3 degree lean of the bind pose's hips or
+    shoulders should not tilt the whole avatar (or a BVH's Y-up)."""
+    snapped = np.zeros((3, 3))
+    for c in range(3):
+        k = int(np.argmax(np.abs(body[:, c])))
+        snapped[k, c] = math.copysign(1.0, body[k, c])
+    if abs(np.linalg.det(snapped) - 1.0) < 1e-9 and all(
+            body[:, c] @ snapped[:, c] > math.cos(math.radians(BODY_AXIS_SNAP_DEG)) for c in range(3)):
+        return snapped
+    return body
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(unit(a) @ unit(b))))))
+
+
 @dataclass
 class RestFrame:
     """The bind pose measured once per skeleton: joint positions and world orientations."""
 
     positions: np.ndarray  # (J, 3)
     rotations: np.ndarray  # (J, 3, 3) world orientation of each joint
-    body: np.ndarray       # (3, 3) body frame at rest: x = avatar's left, y = up, z = facing
+    body: np.ndarray       # (3, 3) columns: the rig's left, up and facing directions, in skeleton space
 
 
 class Solver:
     """Turns one Landmarks record into a Pose for one skeleton and rig map."""
 
-    def __init__(self, skeleton: Skeleton, rig: RigMap):
+    def __init__(self, skeleton: Skeleton, rig: RigMap, lift: bool = LIFT_FROM_2D):
         rig.check(skeleton.names)
         self.skeleton, self.rig = skeleton, rig
+        self.lift = lift
         self.j = {name: skeleton.index(name) for name in rig.all_joints()}
         world = skeleton.bind_world
         rot = world[:, :3, :3] / np.linalg.norm(world[:, :3, :3], axis=1, keepdims=True)
         pos = world[:, :3, 3]
-        self.rest = RestFrame(pos, rot, frame_from_axes(self._rest_up(pos), self._rest_right(pos)))
-        self._feet = [self.j[rig.limb(r, s)] for r in FOOT_ROLES for s in SIDES]
+        body = _snap_to_axes(frame(self._rest_up(pos), self._rest_left(pos)))
+        self.rest = RestFrame(pos, rot, body)
+        self.left, self.up, self.forward = body[:, 0], body[:, 1], body[:, 2]
+        self._feet = [self._idx(r, s) for r in FOOT_ROLES for s in SIDES if rig.has(r, s)]
+        self.rest_torso_length = float(np.linalg.norm(self._rest_up(pos)))
+        self._roles = self._joint_roles()
+        self._limit_axes = self._bone_axes()
+        self._limits = {j: JOINT_LIMITS[r] for j, r in self._roles.items()
+                        if j in self._limit_axes and JOINT_LIMITS.get(r, FREE) != FREE}
+        self._rest_local = self._bind_local()
+        self._rest_floor = float((pos[self._feet] @ self.up).min())
+        self._limb_rest = {s: self._limb_rest_dirs(s) for s in SIDES}
+        self._clavicle_rest = {s: pos[self._idx("upper_arm", s)] - pos[self._idx("clavicle", s)]
+                               for s in SIDES if rig.has("clavicle", s)}
+        self.limb_joints = self._limb_joints()
 
     # -- rest measurements -------------------------------------------------------------------
+    def _idx(self, role: str, side: str) -> int:
+        return self.j[self.rig.limb(role, side)]
+
     def _mid(self, pos, role):
-        return (pos[self.j[self.rig.limb(role, "l")]] + pos[self.j[self.rig.limb(role, "r")]]) / 2
+        return (pos[self._idx(role, "l")] + pos[self._idx(role, "r")]) / 2
 
     def _rest_up(self, pos):
         return self._mid(pos, "upper_arm") - self._mid(pos, "upper_leg")
 
-    def _rest_right(self, pos):
-        return pos[self.j[self.rig.limb("upper_leg", "l")]] - pos[self.j[self.rig.limb("upper_leg", "r")]]
+    def _rest_left(self, pos):
+        return pos[self._idx("upper_leg", "l")] - pos[self._idx("upper_leg", "r")]
 
     def _rest_dir(self, role: str, side: str) -> np.ndarray:
         p = self.rest.positions
-        return normalize(p[self.j[self.rig.limb(BONE_END[role], side)]] - p[self.j[self.rig.limb(role, side)]])
+        return unit(p[self._idx(BONE_END[role], side)] - p[self._idx(role, side)])
+
+    def _rest_hand(self, side: str):
+        """(hand direction, palm side: index minus pinky) at rest, or None without finger joints."""
+        if not (self.rig.has("index", side) and self.rig.has("pinky", side)):
+            return None
+        p = self.rest.positions
+        index, pinky = p[self._idx("index", side)], p[self._idx("pinky", side)]
+        return (index + pinky) / 2 - p[self._idx("hand", side)], index - pinky
+
+    def _rest_foot(self, side: str) -> np.ndarray:
+        """The sole's heading at rest: the foot-to-toes direction laid flat on the floor."""
+        if self.rig.has("toes", side):
+            d = perp(self._rest_dir("foot", side), self.up)
+            if norm(d) > 1e-3:
+                return unit(d)
+        return self.forward
+
+    def _bind_local(self) -> np.ndarray:
+        rot = self.rest.rotations
+        return np.array([rot[j] if p < 0 else rot[p].T @ rot[j] for j, p in enumerate(self.skeleton.parents)])
+
+    def _limb_rest_dirs(self, side: str) -> dict:
+        """Bind-pose directions the limb solvers start from, per side."""
+        out = {role: self._rest_dir(role, side) for role in ("upper_arm", "lower_arm", "upper_leg", "lower_leg")}
+        out["elbow_bend"] = unit(perp(self.forward, out["upper_arm"]))
+        out["knee_bend"] = unit(perp(-self.forward, out["upper_leg"]))
+        out["sole"] = self._rest_foot(side)
+        hand = self._rest_hand(side)
+        out["hand"] = None if hand is None else (*hand, frame(*hand))
+        return out
+
+    def _joint_roles(self) -> dict[int, str]:
+        roles = {self.j[self.rig.hips]: "hips", self.j[self.rig.head]: "head"}
+        roles.update({self.j[name]: "spine" for name in self.rig.spine})
+        if self.rig.neck:
+            roles[self.j[self.rig.neck]] = "neck"
+        for key, name in self.rig.limbs.items():
+            role = key.rsplit("_", 1)[0]
+            if role in JOINT_LIMITS:
+                roles[self.j[name]] = role
+        return roles
+
+    def _bone_axes(self) -> dict[int, np.ndarray]:
+        """Each limited joint's bone axis in its own rest frame: toward the joint that continues its
+        body part (the next spine joint, the elbow ...), so a chest's axis runs up the spine and not
+        toward a clavicle, its first child."""
+        pos, rig, axes = self.rest.positions, self.rig, {}
+        chain = [*rig.spine, *([rig.neck] if rig.neck else []), rig.head]
+        ends = {self.j[a]: pos[self.j[b]] for a, b in zip(chain, chain[1:])}
+        ends[self.j[rig.head]] = pos[self.j[rig.head]] + self.up
+        for key, name in rig.limbs.items():
+            role, side = key.rsplit("_", 1)
+            if role in BONE_END and rig.has(BONE_END[role], side):
+                ends[self.j[name]] = pos[self._idx(BONE_END[role], side)]
+            elif role == "hand":
+                hand = self._rest_hand(side)
+                ends[self.j[name]] = pos[self.j[name]] + (hand[0] if hand is not None else
+                                                          pos[self.j[name]] - pos[self._idx("lower_arm", side)])
+        for j, end in ends.items():
+            d = end - pos[j]
+            if j in self._roles and np.linalg.norm(d) > EPS:
+                axes[j] = unit(self.rest.rotations[j].T @ d)
+        return axes
+
+    def _limb_joints(self) -> dict[str, list[int]]:
+        """Joints per gated limb (names as in pose.filtering.LIMB_LANDMARKS)."""
+        out = {}
+        for group, roles in LIMB_GROUPS.items():
+            for side in SIDES:
+                out[f"{group}_{side}"] = [self._idx(r, side) for r in roles if self.rig.has(r, side)]
+        out["head"] = [self.j[n] for n in (self.rig.neck, self.rig.head) if n]
+        out["torso"] = [self.j[self.rig.hips], *(self.j[n] for n in self.rig.spine),
+                        *(self._idx("clavicle", s) for s in SIDES if self.rig.has("clavicle", s))]
+        return out
+
+    def to_rig(self, avatar_points: np.ndarray) -> np.ndarray:
+        """Points in the canonical avatar frame (x left, y up, z facing) -> the rig's skeleton space."""
+        return np.asarray(avatar_points) @ self.rest.body.T
 
     # -- solve -------------------------------------------------------------------------------
-    def solve(self, marks: Landmarks) -> Pose:
-        """Local rotations for every joint; the rest pose when nobody was tracked."""
+    def solve(self, marks: Landmarks, ground: bool = True, up: np.ndarray | None = None) -> Pose:
+        """Local rotations for every joint; the rest pose when nobody was tracked.
+
+        `ground=False` leaves root_offset at zero (for callers that ground the pose themselves).
+        `up`: the world's up direction in MediaPipe's camera axes when the camera is tilted (see
+        retarget.pose_filter.GravityEstimate); default: the camera is level, up is -y.
+        """
         if not marks.found:
             return Pose(marks.index, marks.time_s, self.skeleton.rest_rotations())
-        pts = lm.to_avatar_frame(marks.world)
+        world = self.measured_world(marks)
+        if up is not None:  # turn the camera's tilt out: the world's up becomes the camera's -y
+            world = world @ rotation_between(np.asarray(up, dtype=np.float64), CAMERA_UP).T
+        pts = self.to_rig(lm.to_avatar_frame(world))
         deltas: dict[int, np.ndarray] = {}
-        hips = self._hips_delta(pts)
-        chest = self._chest_delta(pts)
-        deltas[self.j[self.rig.hips]] = hips
-        n = len(self.rig.spine)
-        for k, name in enumerate(self.rig.spine):
-            deltas[self.j[name]] = slerp_matrix(hips, chest, (k + 1) / n)
-        head = self._head_delta(pts)
-        deltas[self.j[self.rig.neck]] = slerp_matrix(chest, head, NECK_SHARE)
-        deltas[self.j[self.rig.head]] = head
+        pelvis, chest = self._torso(pts, deltas)
+        self._head(pts, chest, deltas)
         for side in SIDES:
-            parent = chest
-            for role in ("upper_arm", "lower_arm"):
-                parent = deltas[self.j[self.rig.limb(role, side)]] = self._aim(pts, role, side, parent)
-            parent = hips
-            for role in ("upper_leg", "lower_leg", "foot"):
-                parent = deltas[self.j[self.rig.limb(role, side)]] = self._aim(pts, role, side, parent)
-        rotations = self._to_local(deltas)
-        return Pose(marks.index, marks.time_s, matrix_to_quat(rotations), self._ground(rotations))
+            self._arm(pts, side, self._clavicle(pts, side, chest, deltas), deltas)
+            self._leg(pts, side, pelvis, deltas)
+        rotations = self.to_local(deltas)
+        root = self.ground_offset(rotations) if ground else np.zeros(3)
+        return Pose(marks.index, marks.time_s, matrices_to_quats(rotations), root)
 
-    def _hips_delta(self, pts):
-        """Yaw of the hip line about the vertical."""
-        hip_line = _lm(pts, "l", "hip") - _lm(pts, "r", "hip")
-        rest_line = self.rest.body[:, 0]
-        yaw = np.arctan2(hip_line[0], hip_line[2]) - np.arctan2(rest_line[0], rest_line[2])
-        return axis_angle_matrix(UP, yaw)
+    def measured_world(self, marks: Landmarks) -> np.ndarray:
+        """The world landmarks the solver aims at: lifted from the 2D landmarks (retarget.lifting)
+        when it can be, else MediaPipe's own."""
+        if self.lift and marks.image is not None and min(marks.image_size) > 0:
+            return lift(marks.image, marks.world, marks.image_size)
+        return np.asarray(marks.world, dtype=np.float64)
 
-    def _chest_delta(self, pts):
-        """Full turn of the torso: up from mid-hip to mid-shoulder, side from the shoulder line."""
+    def _torso(self, pts, deltas):
+        """Pelvis and chest: yaw from the hip line, lean (damped) from hips to shoulders, the bend
+        spread over the spine chain; the chest's side from the shoulder line."""
         mid_hip = (_lm(pts, "l", "hip") + _lm(pts, "r", "hip")) / 2
         mid_sh = (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
-        target = frame_from_axes(mid_sh - mid_hip, _lm(pts, "l", "shoulder") - _lm(pts, "r", "shoulder"))
-        return target @ self.rest.body.T
+        hip_line = _lm(pts, "l", "hip") - _lm(pts, "r", "hip")
+        heading = frame(self.up, perp(hip_line, self.up))  # yaw only
+        roll_c, up_c, pitch_c = (heading.T @ unit(mid_sh - mid_hip)).tolist()
+        pitch = math.atan2(pitch_c, max(up_c, EPS)) * TORSO_PITCH_GAIN
+        pitch = min(math.radians(TORSO_PITCH_FORWARD_LIMIT_DEG), max(-math.radians(TORSO_PITCH_BACK_LIMIT_DEG), pitch))
+        roll = math.atan2(roll_c, max(up_c, EPS)) * TORSO_ROLL_GAIN
+        roll = min(math.radians(TORSO_ROLL_LIMIT_DEG), max(-math.radians(TORSO_ROLL_LIMIT_DEG), roll))
+        lean_up = heading @ unit(np.array((math.tan(roll), 1.0, math.tan(pitch))))
+        chest = frame(lean_up, _lm(pts, "l", "shoulder") - _lm(pts, "r", "shoulder")) @ self.rest.body.T
+        pelvis_up = slerp(np.eye(3), rotation_between(self.up, lean_up), PELVIS_TILT_SHARE) @ self.up
+        pelvis = frame(pelvis_up, hip_line) @ self.rest.body.T
+        deltas[self.j[self.rig.hips]] = pelvis
+        n = len(self.rig.spine)
+        for k, name in enumerate(self.rig.spine):
+            deltas[self.j[name]] = slerp(pelvis, chest, (k + 1) / n)
+        return pelvis, chest
 
-    def _head_delta(self, pts):
-        """Head turn from the ear line (side) and the ear-to-eye direction (facing)."""
+    def _head(self, pts, chest, deltas):
+        """Head turn from the ear line (side) and the ears-to-eyes-and-nose direction (facing)."""
         mid_ear = (_lm(pts, "l", "ear") + _lm(pts, "r", "ear")) / 2
-        mid_eye = (_lm(pts, "l", "eye") + _lm(pts, "r", "eye")) / 2
-        right = _lm(pts, "l", "ear") - _lm(pts, "r", "ear")
-        up = np.cross(mid_eye - mid_ear, right)
-        return frame_from_axes(up, right) @ self.rest.body.T
+        face = ((_lm(pts, "l", "eye") + _lm(pts, "r", "eye")) / 2 + pts[lm.NOSE]) / 2
+        left = _lm(pts, "l", "ear") - _lm(pts, "r", "ear")
+        measured = frame(cross(face - mid_ear, left), left)  # up = facing x left
+        measured = axis_angle(measured[:, 0], math.radians(HEAD_PITCH_CORRECTION_DEG)) @ measured
+        head = measured @ self.rest.body.T
+        if self.rig.neck:
+            deltas[self.j[self.rig.neck]] = slerp(chest, head, NECK_SHARE)
+        deltas[self.j[self.rig.head]] = head
 
-    def _aim(self, pts, role, side, parent_delta):
-        """Swing the bone from where its parent carried it onto the landmark direction."""
-        start, end = LIMB_AIMS[role]
-        target = _lm(pts, side, end) - _lm(pts, side, start)
-        carried = parent_delta @ self._rest_dir(role, side)
-        return rotation_between(carried, target) @ parent_delta
+    def _clavicle(self, pts, side, chest, deltas):
+        """Shrug: the shoulder's rise toward the ear, turned into a clavicle roll about the chest's
+        facing axis. Returns the delta the upper arm starts from."""
+        if not self.rig.has("clavicle", side):
+            return chest
+        mid_hip = (_lm(pts, "l", "hip") + _lm(pts, "r", "hip")) / 2
+        mid_sh = (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
+        chest_up = chest @ self.up
+        ear_above = float((_lm(pts, side, "ear") - _lm(pts, side, "shoulder")) @ chest_up) / max(norm(mid_sh - mid_hip), EPS)
+        rest_clav = self._clavicle_rest[side]
+        rise = (NEUTRAL_EAR_ABOVE_SHOULDER - ear_above) / max(norm(rest_clav) / self.rest_torso_length, EPS)
+        axis = cross(chest @ unit(rest_clav), chest_up)
+        delta = axis_angle(axis, math.asin(min(1.0, max(-1.0, rise)))) @ chest
+        deltas[self._idx("clavicle", side)] = delta
+        return delta
 
-    def _to_local(self, deltas: dict[int, np.ndarray]) -> np.ndarray:
-        """World deltas -> local rotation matrices; unsolved joints keep their parent's delta."""
-        sk = self.skeleton
-        world_delta = np.empty((len(sk), 3, 3))
-        local = np.empty((len(sk), 3, 3))
-        for j, p in enumerate(sk.parents):
-            world_delta[j] = deltas.get(j, world_delta[p] if p >= 0 else np.eye(3))
-            w = world_delta[j] @ self.rest.rotations[j]
-            wp = world_delta[p] @ self.rest.rotations[p] if p >= 0 else np.eye(3)
-            local[j] = wp.T @ w if p >= 0 else w
+    @staticmethod
+    def _aim(parent_delta, rest_dir, target):
+        """Swing the bone from where its parent carried it onto `target` (no twist)."""
+        return rotation_between(parent_delta @ rest_dir, target) @ parent_delta
+
+    def _arm(self, pts, side, parent, deltas):
+        """Upper arm aimed at the elbow and twisted so the elbow bends the way the arm does;
+        forearm aimed at the wrist; hand (and forearm twist) from the index and pinky landmarks."""
+        rest = self._limb_rest[side]
+        shoulder, elbow, wrist = (_lm(pts, side, p) for p in ("shoulder", "elbow", "wrist"))
+        upper = self._aim(parent, rest["upper_arm"], elbow - shoulder)
+        axis = unit(elbow - shoulder)
+        fore = wrist - elbow
+        # An elbow flexes the forearm toward the body's front (from the anatomical pose).
+        theta = signed_angle(upper @ rest["elbow_bend"], fore, axis) * _ramp(_angle_deg(axis, fore))
+        upper = axis_angle(axis, theta) @ upper
+        deltas[self._idx("upper_arm", side)] = upper
+        lower = self._aim(upper, rest["lower_arm"], fore)
+        rest_hand = rest["hand"]
+        if rest_hand is not None:
+            index, pinky = _lm(pts, side, "index"), _lm(pts, side, "pinky")
+            hand_dir, palm_side = (index + pinky) / 2 - wrist, index - pinky
+            if norm(perp(palm_side, unit(hand_dir))) > MIN_PALM_WIDTH_SHARE * norm(hand_dir):
+                hand = frame(hand_dir, palm_side) @ rest_hand[2].T
+                fore_axis = unit(fore)
+                twist = signed_angle(lower @ rest_hand[1], hand @ rest_hand[1], fore_axis)
+                lower = axis_angle(fore_axis, FOREARM_TWIST_SHARE * twist) @ lower
+                deltas[self._idx("hand", side)] = hand
+        deltas[self._idx("lower_arm", side)] = lower
+
+    def _leg(self, pts, side, pelvis, deltas):
+        """Thigh aimed at the knee, twisted by the knee's bend (or, straight, by the foot's heading);
+        shin aimed at the ankle; foot pitched and turned from the heel to the foot index."""
+        rest = self._limb_rest[side]
+        hip, knee, ankle = (_lm(pts, side, p) for p in ("hip", "knee", "ankle"))
+        foot = _lm(pts, side, "foot_index") - _lm(pts, side, "heel")
+        upper = self._aim(pelvis, rest["upper_leg"], knee - hip)
+        axis = unit(knee - hip)
+        shin = ankle - knee
+        w = _ramp(_angle_deg(axis, shin))
+        # A knee flexes the shin toward the body's back; a straight leg turns with its foot.
+        theta_bend = signed_angle(upper @ rest["knee_bend"], shin, axis)
+        theta_foot = signed_angle(upper @ rest["sole"], foot, axis)
+        upper = axis_angle(axis, w * theta_bend + (1 - w) * theta_foot) @ upper
+        deltas[self._idx("upper_leg", side)] = upper
+        lower = self._aim(upper, rest["lower_leg"], shin)
+        deltas[self._idx("lower_leg", side)] = lower
+        deltas[self._idx("foot", side)] = self._aim(lower, rest["sole"], foot)
+
+    # -- local rotations, limits, ground ------------------------------------------------------
+    def to_local(self, deltas: dict[int, np.ndarray], limits: bool = True) -> np.ndarray:
+        """World deltas (joint index -> 3x3) -> local rotation matrices (J, 3, 3) within the joint
+        limits. Joints without a delta keep their bind rotation relative to their parent; a
+        limited joint's children still turn to where their own deltas say."""
+        rest_world, rest_local = self.rest.rotations, self._rest_local
+        local = rest_local.copy()
+        world = np.empty_like(local)
+        for j, p in enumerate(self.skeleton.parents):
+            parent = world[p] if p >= 0 else None
+            delta = deltas.get(j)
+            if delta is not None:
+                target = delta @ rest_world[j]
+                local[j] = target if parent is None else parent.T @ target
+                limit = self._limits.get(j) if limits else None
+                if limit is not None:
+                    r0 = rest_local[j]
+                    local[j] = r0 @ clamp_rotation(r0.T @ local[j], self._limit_axes[j], limit)
+            world[j] = local[j] if parent is None else parent @ local[j]
         return local
 
-    def _ground(self, rotations: np.ndarray) -> np.ndarray:
-        """Root offset that keeps the lowest foot joint at its rest height (feet on the floor)."""
+    def ground_offset(self, rotations: np.ndarray) -> np.ndarray:
+        """Root offset along the rig's up that keeps the lowest foot joint at its rest height."""
         posed = self.skeleton.positions(rotations)
-        drop = self.rest.positions[self._feet, 1].min() - posed[self._feet, 1].min()
-        return drop * UP
+        drop = self._rest_floor - float((posed[self._feet] @ self.up).min())
+        return drop * self.up

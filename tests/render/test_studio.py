@@ -8,11 +8,12 @@ from avatar_wardrobe.render.capture import FrameGrabber
 from avatar_wardrobe.render.plugin import Wardrobe
 from avatar_wardrobe.render.studio import Studio
 from avatar_wardrobe.settings import MODELS_DIR
-from landmark_fixtures import as_record, make_landmarks
+from landmark_fixtures import make_landmarks, timed
 
 AVATAR = MODELS_DIR / "avatar" / "female_165_58.glb"
 PIXEL_CHANGE = 30          # summed BGR difference that counts as "the avatar is drawn here"
 BODY_JOINTS = ("spine_02", "pelvis", "head", "thigh_l", "calf_r")
+SETTLE_FRAMES = 12
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +55,11 @@ def test_avatar_pixels_where_the_avatar_is(scene):
 
 def test_posing_moves_the_drawn_arm(scene):
     base, model, wardrobe, grabber, empty = scene
-    wardrobe.update(as_record(make_landmarks()))
+    wardrobe.filter.reset()
+    wardrobe.update(timed(make_landmarks(), 0))
     down = grabber.render()
-    wardrobe.update(as_record(make_landmarks(left_elbow=(0.46, -0.5, 0), left_wrist=(0.72, -0.5, 0))))
+    for i in range(1, SETTLE_FRAMES + 1):  # the pose filter follows a sudden move within a few frames
+        wardrobe.update(timed(make_landmarks(left_elbow=(0.46, -0.5, 0), left_wrist=(0.72, -0.5, 0)), i))
     out = grabber.render()
     sk = model.skeleton
     hand = sk.positions(wardrobe.pose.local_rotations, wardrobe.pose.root_offset)[sk.index("hand_l")]

@@ -1,0 +1,138 @@
+"""`avatar-wardrobe bench refine`: speed against a 1.7M ResNet, held-out PSNR/SSIM and temporal flicker."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from ..settings import RefineSettings
+from . import data as D
+from .metrics import flicker_ratio, mean_psnr_ssim
+from .runner import STYLES, Refiner, weights_path
+
+BENCH_SIZES = ((256, 256), (320, 240), (640, 480))   # (width, height)
+WARMUP_RUNS = 3
+TIMED_RUNS = 15
+# Targets from the issue.
+TARGET_TIME_RATIO = 0.15      # shipped model time / ResNet time
+TARGET_ENHANCE_PSNR_DB = 28.0
+TARGET_FLICKER = 1.2
+
+
+def evaluate(refiner: Refiner, heldout: D.PairedSet, sequence: D.PairedSet, style: str) -> dict:
+    """PSNR/SSIM against the style's target on held-out frames, and flicker on the slow sequence;
+    the raw input's numbers beside them (what the pass has to beat)."""
+    outputs = np.stack([refiner(x) for x in heldout.inputs])
+    target = heldout.target(style)
+    p, s = mean_psnr_ssim(outputs, target)
+    ip, is_ = mean_psnr_ssim(heldout.inputs, target)
+    seq_out = np.stack([refiner(x) for x in sequence.inputs])
+    seq_target = sequence.target(style)
+    return {"active": refiner.active, "frames": len(outputs), "psnr_db": round(p, 2), "ssim": round(s, 4),
+            "identity_psnr_db": round(ip, 2), "identity_ssim": round(is_, 4),
+            "flicker_ratio": round(flicker_ratio(seq_out, seq_target), 3),
+            "identity_flicker_ratio": round(flicker_ratio(sequence.inputs, seq_target), 3),
+            "sequence_frames": len(seq_out)}
+
+
+def _median_ms(fn, x) -> float:
+    for _ in range(WARMUP_RUNS):
+        fn(x)
+    times = []
+    for _ in range(TIMED_RUNS):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
+def _best_ms(net, x) -> tuple[float, str]:
+    """The faster of eager and traced+frozen execution (both channels_last), in ms, and which one."""
+    import torch
+
+    net = net.eval().to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        eager = _median_ms(net, x)
+        try:
+            traced = _median_ms(torch.jit.freeze(torch.jit.trace(net, x)), x)
+        except Exception:
+            traced = float("inf")
+    return (traced, "traced") if traced < eager else (eager, "eager")
+
+
+def speed(frame: np.ndarray, threads: int, weights_dir=None) -> dict:
+    """ms per frame of the shipped enhance generator and the ResNet on the same input at each size."""
+    import torch
+
+    from .model import RefinerNet, ResNetGenerator, count_parameters
+    from .runner import load_generator
+
+    torch.set_num_threads(threads)
+    path = weights_path("enhance", weights_dir)
+    small = load_generator(path) if path.is_file() else RefinerNet().eval()
+    resnet = ResNetGenerator().eval()
+    rows = []
+    for w, h in BENCH_SIZES:
+        img = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255.0)
+        ms_small, mode_small = _best_ms(small, x)
+        ms_resnet, mode_resnet = _best_ms(resnet, x)
+        rows.append({"size": f"{w}x{h}", "refiner_ms": round(ms_small, 2), "refiner_mode": mode_small,
+                     "resnet_ms": round(ms_resnet, 2), "resnet_mode": mode_resnet,
+                     "ratio": round(ms_small / ms_resnet, 3)})
+    return {"threads": threads, "refiner_params": count_parameters(small), "refiner_weights": path.is_file(),
+            "resnet_params": count_parameters(resnet), "sizes": rows}
+
+
+def app_frame_ms(frame: np.ndarray, settings: RefineSettings, weights_dir=None) -> dict:
+    """What the demo pays per 640x480 frame: resize to the internal height, refine, upsample the correction."""
+    refiner = Refiner.create("enhance", settings, weights_dir)
+    if not refiner.active:
+        return {"active": False}
+    img = cv2.resize(frame, (640, 480), interpolation=cv2.INTER_LINEAR)
+    return {"active": True, "frame": "640x480", "internal_height": settings.internal_height,
+            "ms": round(_median_ms(refiner, img), 2)}
+
+
+def run(threads: int | None = None, heldout_count: int = 64, sequence_count: int = 48, progress: bool = True,
+        weights_dir=None, avatars: tuple[str, ...] = D.AVATARS) -> dict:
+    settings = RefineSettings()
+    threads = threads or settings.threads
+    heldout = D.build_set("pairs", D.HELDOUT_SEED, heldout_count, progress=progress, avatars=avatars)
+    sequence = D.build_set("sequence", D.SEQUENCE_SEED, sequence_count, progress=progress, avatars=avatars)
+    frame = heldout.inputs[0]
+    result = {"speed": speed(frame, threads, weights_dir),
+              "app_640x480": app_frame_ms(frame, RefineSettings(threads=threads), weights_dir),
+              "quality": {}}
+    for style in STYLES:
+        refiner = Refiner.create(style, RefineSettings(style=style, internal_height=0, threads=threads), weights_dir)
+        result["quality"][style] = evaluate(refiner, heldout, sequence, style)
+    sizes = result["speed"]["sizes"]
+    q = result["quality"]
+    result["targets"] = {
+        "time_ratio_le_0.15": all(r["ratio"] <= TARGET_TIME_RATIO for r in sizes),
+        "enhance_psnr_ge_28": q["enhance"]["psnr_db"] >= TARGET_ENHANCE_PSNR_DB,
+        "flicker_le_1.2": all(q[s]["flicker_ratio"] <= TARGET_FLICKER for s in STYLES),
+    }
+    result["heldout"] = {"seed": D.HELDOUT_SEED, "frames": heldout_count, "sequence_seed": D.SEQUENCE_SEED,
+                         "sequence_frames": sequence_count, "size": list(D.DATA_SIZE)}
+    result["table"] = _table(result)
+    return result
+
+
+def _table(result: dict) -> str:
+    rows = [f"{'size':<9}{'refiner ms':>12}{'resnet ms':>11}{'ratio':>8}"]
+    for r in result["speed"]["sizes"]:
+        rows.append(f"{r['size']:<9}{r['refiner_ms']:>12.2f}{r['resnet_ms']:>11.2f}{r['ratio']:>8.3f}")
+    app = result["app_640x480"]
+    if app.get("active"):
+        rows.append(f"demo frame 640x480 at internal height {app['internal_height']}: {app['ms']:.2f} ms")
+    rows.append("")
+    rows.append(f"{'style':<9}{'PSNR dB':>9}{'(raw)':>8}{'SSIM':>8}{'(raw)':>8}{'flicker':>9}{'(raw)':>8}")
+    for style, q in result["quality"].items():
+        rows.append(f"{style:<9}{q['psnr_db']:>9.2f}{q['identity_psnr_db']:>8.2f}{q['ssim']:>8.4f}"
+                    f"{q['identity_ssim']:>8.4f}{q['flicker_ratio']:>9.3f}{q['identity_flicker_ratio']:>8.3f}")
+    rows.append("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in result["targets"].items()))
+    return "\n".join(rows)

@@ -1,0 +1,143 @@
+"""Running a trained refiner on BGR frames: lazy torch, explicit threads, internal resolution, pass-through fallback."""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import WardrobeError
+from ..settings import MODELS_DIR, RefineSettings
+
+STYLES = ("enhance", "toon")
+OFF = "off"
+CHOICES = (OFF, *STYLES)
+WEIGHTS_DIR = MODELS_DIR / "refiner"
+WEIGHTS_SUFFIX = ".pt"
+
+
+class RefineWarning(UserWarning):
+    """The refiner could not start (no torch, no weights): frames pass through unchanged."""
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RefineWarning, stacklevel=3)
+
+
+def weights_path(style: str, weights_dir: str | Path | None = None) -> Path:
+    return Path(weights_dir or WEIGHTS_DIR) / f"{style}{WEIGHTS_SUFFIX}"
+
+
+def load_generator(path: str | Path):
+    """The generator with weights from `path` (fp16 or fp32 state_dict), in eval mode, float32."""
+    import torch
+
+    from .model import RefinerNet
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = RefinerNet()
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net.eval()
+
+
+class Refiner:
+    """Refines rendered BGR frames in one style; a pass-through when the style is off or cannot run.
+
+    >>> refine = Refiner.create("enhance")      # warns once and passes frames through if it can't run
+    >>> image = refine(image)                   # (H, W, 3) uint8 in, same shape out
+    """
+
+    def __init__(self, style: str = OFF, net=None, internal_height: int = 0, threads: int = 0,
+                 reason: str | None = None):
+        self.style = style
+        self.net = net
+        self.internal_height = internal_height
+        self.threads = threads
+        self.reason = reason           # why it passes frames through (None when active or off)
+        self._traced: dict[tuple, object] = {}
+        self.last_ms = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.net is not None
+
+    @classmethod
+    def create(cls, style: str | None = None, settings: RefineSettings | None = None,
+               weights_dir: str | Path | None = None) -> "Refiner":
+        """A refiner for `style` (default: the settings' style). Never raises for a missing torch or
+        missing weights: it warns once and returns a pass-through."""
+        settings = settings or RefineSettings()
+        style = style or settings.style
+        if style not in CHOICES:
+            raise WardrobeError(f"unknown refine style '{style}': use one of {', '.join(CHOICES)}.")
+        if style == OFF:
+            return cls(OFF)
+        try:
+            import torch
+        except ImportError as exc:
+            reason = (f"refine '{style}' is off: PyTorch is not installed ({exc}). Install torch==2.13.0 "
+                      "(`pip install torch==2.13.0`) to use --refine; showing raw frames.")
+            _warn_once(reason)
+            return cls(style, reason=reason)
+        path = weights_path(style, weights_dir)
+        if not path.is_file():
+            reason = (f"refine '{style}' is off: no weights at {path}. Train them with "
+                      f"`python tools/train_refiner.py --style {style}` or restore models/refiner/; showing raw frames.")
+            _warn_once(reason)
+            return cls(style, reason=reason)
+        try:
+            net = load_generator(path).to(memory_format=torch.channels_last)
+        except Exception as exc:  # a corrupt or mismatched file must not stop the app
+            reason = (f"refine '{style}' is off: {path.name} could not be loaded ({exc}). Retrain it with "
+                      f"`python tools/train_refiner.py --style {style}`; showing raw frames.")
+            _warn_once(reason)
+            return cls(style, reason=reason)
+        if settings.threads > 0:
+            torch.set_num_threads(settings.threads)
+        return cls(style, net, settings.internal_height, settings.threads)
+
+    def _function(self, x):
+        import torch
+
+        key = tuple(x.shape)
+        fn = self._traced.get(key)
+        if fn is None:
+            with torch.inference_mode():
+                try:
+                    fn = torch.jit.freeze(torch.jit.trace(self.net, x))
+                except Exception:  # tracing is an optimisation; eager mode gives the same result
+                    fn = self.net
+            self._traced[key] = fn
+        return fn
+
+    def refine_delta(self, image: np.ndarray) -> np.ndarray:
+        """The float32 (h, w, 3) correction in 0..255 units at the internal resolution."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = self._function(x)(x)
+        return (y - x)[0].permute(1, 2, 0).mul_(255.0).numpy()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Refine one (H, W, 3) BGR uint8 frame: run at the internal height, upsample the correction."""
+        if not self.active:
+            return image
+        t0 = time.perf_counter()
+        h, w = image.shape[:2]
+        ih = self.internal_height if 0 < self.internal_height < h else h
+        small = image if ih == h else cv2.resize(image, (max(1, round(w * ih / h)), ih), interpolation=cv2.INTER_AREA)
+        delta = self.refine_delta(small)
+        if small is not image:
+            delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = np.clip(image.astype(np.float32) + delta, 0, 255).round().astype(np.uint8)
+        self.last_ms = (time.perf_counter() - t0) * 1e3
+        return out

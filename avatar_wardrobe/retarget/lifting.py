@@ -1,0 +1,142 @@
+"""Lift MediaPipe's 2D landmarks to 3D with known bone lengths; the world landmarks are only a prior.
+
+MediaPipe's image landmarks are accurate in the image plane; its world landmarks are right in
+length but poor in depth. So, bone by bone down the body tree from the hips, a bone's image-plane
+part is taken from the 2D landmarks (weak perspective: pixels / scale), its length from the world
+landmarks, and its depth is whatever that length leaves, with the sign (toward or away from the
+camera) taken from the world landmarks. Output is a world landmark array in MediaPipe's axes, so
+the solver reads it like MediaPipe's own. Pure numpy, one frame at a time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..pose import landmarks as lm
+
+# (parent, child) landmark edges from the hips outward; "mid_hip" / "mid_shoulder" are virtual.
+TREE = (
+    ("mid_hip", "left_hip"), ("mid_hip", "right_hip"), ("mid_hip", "mid_shoulder"),
+    ("mid_shoulder", "left_shoulder"), ("mid_shoulder", "right_shoulder"),
+    *((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (
+        ("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "index"), ("wrist", "pinky"), ("wrist", "thumb"),
+        ("hip", "knee"), ("knee", "ankle"), ("ankle", "heel"), ("ankle", "foot_index"))),
+)
+HEAD = tuple(n for n in lm.NAMES if n == "nose" or n.split("_")[-1] in ("eye", "inner", "outer", "ear")
+             or n.startswith("mouth"))
+# Scale (pixels per metre): bones seen side-on show their full length, so a percentile of image
+# length / world length over the bones estimates it (a high one overshoots on MediaPipe's
+# over-long bones; tuned with `bench retarget`).
+SCALE_PERCENTILE = 70.0
+SCALE_BONES = 8  # at least this many bones with a usable length are needed
+MIN_LENGTH_M = 0.02
+MIN_SCALE_PX_PER_M = 1.0
+# Depth fusion: the length constraint's depth |z| = sqrt(L^2 - p^2) is sharp for a bone pointing
+# at the camera and useless for one lying in the image plane (where small errors in L or in the
+# scale give large |z|); MediaPipe's own depth is a steady but coarse prior. Each is weighted by
+# its variance: length part sd = LENGTH_SD_SHARE * L^2 / |z| (capped), prior sd = PRIOR_SD_SHARE * L.
+LENGTH_SD_SHARE = 0.2
+PRIOR_SD_SHARE = 0.2
+MIN_DEPTH_SHARE = 1e-3
+# Anatomy picks the depth sign when MediaPipe's is implausible (canonical body axes, facing +z):
+# a thigh reaching further behind the hips than this (cosine of the angle to "forward"), an upper
+# arm further behind the shoulders, or a knee bending forward once it bends at all.
+THIGH_BACK_LIMIT = -0.5
+ARM_BACK_LIMIT = -0.7
+KNEE_FORWARD_LIMIT = 0.3
+KNEE_BENT_SHARE = 0.3  # |bend| / L above which the knee's bend direction counts
+
+
+def _named(points: np.ndarray) -> dict[str, np.ndarray]:
+    out = {n: points[lm.INDEX[n]] for n in lm.NAMES}
+    out["mid_hip"] = (out["left_hip"] + out["right_hip"]) / 2
+    out["mid_shoulder"] = (out["left_shoulder"] + out["right_shoulder"]) / 2
+    return out
+
+
+def _fused_depth(z_prior: float, length: float, planar: float) -> float:
+    """Depth magnitude from the length constraint fused with the prior's (sign: the prior's)."""
+    z_len = np.sqrt(max(0.0, length * length - planar * planar))
+    sd_len = LENGTH_SD_SHARE * length * length / max(z_len, MIN_DEPTH_SHARE * length)
+    sd_prior = PRIOR_SD_SHARE * length
+    sign = 1.0 if z_prior >= 0 else -1.0
+    w_len, w_prior = 1.0 / sd_len ** 2, 1.0 / sd_prior ** 2
+    return abs((sign * z_len * w_len + z_prior * w_prior) / (w_len + w_prior))
+
+
+def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forward: np.ndarray) -> bool:
+    """True when this bone direction (camera axes) breaks the anatomy rules above."""
+    d = bone / max(np.linalg.norm(bone), 1e-12)
+    if child.endswith("_knee"):
+        return float(d @ forward) < THIGH_BACK_LIMIT
+    if child.endswith("_elbow"):
+        return float(d @ forward) < ARM_BACK_LIMIT
+    if child.endswith("_ankle"):
+        side = child.split("_")[0]
+        thigh = out[f"{side}_knee"] - out[f"{side}_hip"]
+        thigh = thigh / max(np.linalg.norm(thigh), 1e-12)
+        bend = bone - (bone @ thigh) * thigh
+        if np.linalg.norm(bend) > KNEE_BENT_SHARE * np.linalg.norm(bone):
+            return float(bend @ forward) > KNEE_FORWARD_LIMIT * np.linalg.norm(bend)
+    return False
+
+
+def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
+         lengths: dict[tuple[str, str], float] | None = None) -> np.ndarray:
+    """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
+
+    `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
+    calibration's) in place of the world landmarks' own; any scale, only their ratios count."""
+    known = lengths or {}
+    w, h = image_size
+    px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
+    img = _named(np.column_stack([px, np.zeros(len(px))]))
+    wld = _named(np.asarray(world, dtype=np.float64))
+    ratios = []
+    for parent, child in TREE:
+        length = known.get((parent, child)) or np.linalg.norm(wld[child] - wld[parent])
+        if length > MIN_LENGTH_M:
+            ratios.append(np.linalg.norm(img[child][:2] - img[parent][:2]) / length)
+    if len(ratios) < SCALE_BONES:
+        return np.asarray(world, dtype=np.float64).copy()
+    scale = float(np.percentile(ratios, SCALE_PERCENTILE))
+    if not scale > MIN_SCALE_PX_PER_M:  # no usable 2D layout (e.g. synthetic landmarks): keep the world ones
+        return np.asarray(world, dtype=np.float64).copy()
+    out = {"mid_hip": np.zeros(3)}
+    forward = None
+    for parent, child in TREE:
+        if forward is None and "left_shoulder" in out and "right_shoulder" in out:
+            forward = _facing(out)
+        bone = wld[child] - wld[parent]
+        length = float(known.get((parent, child)) or np.linalg.norm(bone))
+        flat = (img[child][:2] - img[parent][:2]) / scale
+        planar = float(np.linalg.norm(flat))
+        if planar > length:  # seen longer than it is: lies in the image plane
+            flat *= length / max(planar, 1e-12)
+            planar = length
+        depth = _fused_depth(float(bone[2]), length, planar)
+        lifted = np.array([flat[0], flat[1], depth if bone[2] >= 0 else -depth])
+        if forward is not None and _implausible(child, lifted, out, forward):
+            mirrored = lifted * (1.0, 1.0, -1.0)
+            if not _implausible(child, mirrored, out, forward):
+                lifted = mirrored
+        out[child] = out[parent] + lifted
+    result = np.asarray(world, dtype=np.float64).copy()
+    for name in lm.NAMES:
+        if name in out:
+            result[lm.INDEX[name]] = out[name]
+    shift = out["mid_shoulder"] - wld["mid_shoulder"]
+    for name in HEAD:  # the face rides on the lifted shoulders, rigidly
+        result[lm.INDEX[name]] = wld[name] + shift
+    return result
+
+
+def _facing(out: dict[str, np.ndarray]) -> np.ndarray:
+    """The body's facing direction in camera axes, from the lifted hips and shoulders.
+
+    As in the canonical frame (left x up = facing), the cross product of the body's left and its
+    physical up gives its facing; in camera axes a person facing the camera gets (0, 0, -1).
+    """
+    up = out["mid_shoulder"] - out["mid_hip"]
+    left = (out["left_hip"] - out["right_hip"]) + (out["left_shoulder"] - out["right_shoulder"])
+    facing = np.cross(left, up)
+    return facing / max(np.linalg.norm(facing), 1e-12)
