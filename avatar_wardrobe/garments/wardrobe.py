@@ -9,6 +9,8 @@ import numpy as np
 from ..errors import WardrobeError
 from .garment import BODY_REGIONS, SLOTS, Garment
 
+# Within a layer, later slots sit outside earlier ones: a top's hem falls over the waistband.
+DRAW_ORDER = ("bottom", "dress", "top", "shoes", "outer", "hat", "accessory")
 # A dress covers both the top and bottom slots; equipping either side takes the dress off.
 SLOT_CONFLICTS = {"dress": ("top", "bottom"), "top": ("dress",), "bottom": ("dress",)}
 OPAQUE = "OPAQUE"
@@ -31,8 +33,8 @@ class Outfit:
         return self._slots[slot]
 
     def items(self) -> list[Garment]:
-        """Worn garments, inner layers first (ties keep slot order)."""
-        order = {slot: i for i, slot in enumerate(SLOTS)}
+        """Worn garments, inner first: by layer, then DRAW_ORDER (a top over the bottom's waistband)."""
+        order = {slot: i for i, slot in enumerate(DRAW_ORDER)}
         return sorted(self._slots.values(), key=lambda g: (g.meta.layer, order[g.meta.slot]))
 
     def equip(self, garment: Garment) -> list[Garment]:

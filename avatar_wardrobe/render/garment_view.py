@@ -23,10 +23,13 @@ class GarmentView:
             path = self.root.attachNewNode(node)
             apply_material(path, material, textures.get(mat_index))
             self.part_paths.append(path)
-        # Layers: an outer garment is drawn after inner ones and pushed a hair toward the camera.
-        self.root.setBin("fixed", garment.meta.layer)
-        self.root.setDepthOffset(garment.meta.layer)
+        self.set_order(garment.meta.layer)
         self.show(garment.positions, garment.normals)
+
+    def set_order(self, rank: int) -> None:
+        """Outer garments (higher rank) draw after inner ones and win where they touch."""
+        self.root.setBin("fixed", rank)
+        self.root.setDepthOffset(rank + 1)
 
     def show(self, positions: np.ndarray, normals: np.ndarray) -> None:
         self.mesh.update(positions, normals)

@@ -215,6 +215,7 @@ class Wardrobe:
                                 "rig it to the avatar's skeleton (see docs/garment-format.md).") from None
         self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node), joints)
         self._update_hiding()
+        self._update_order()
         if self.pose is not None:
             self._dress(self.pose)
 
@@ -224,6 +225,12 @@ class Wardrobe:
             worn.view.remove()
             self._update_hiding()
             self.base.messenger.send(EVENT_UNEQUIP, [garment])
+
+    def _update_order(self) -> None:
+        for rank, garment in enumerate(self.outfit.items()):
+            worn = self._worn.get(garment.meta.slot)
+            if worn is not None:
+                worn.view.set_order(rank)
 
     def _update_hiding(self) -> None:
         body = self.avatar.body

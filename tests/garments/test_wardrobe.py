@@ -40,7 +40,8 @@ def test_layers_inner_first():
     outfit.equip(tiny("jacket", "outer", layer=2))
     outfit.equip(tiny("tee", "top", layer=1))
     outfit.equip(tiny("hat", "hat", layer=2))
-    assert [g.name for g in outfit.items()] == ["tee", "jacket", "hat"]
+    outfit.equip(tiny("skirt", "bottom", layer=1))
+    assert [g.name for g in outfit.items()] == ["skirt", "tee", "jacket", "hat"]
 
 
 def test_only_opaque_garments_hide_their_regions():
