@@ -10,9 +10,10 @@ import numpy as np
 from ..pose import landmarks as lm
 from ..retarget.rigmap import RigMap
 
-# Landmark -> (rig role, side) pairs used to fit the avatar onto the image.
-FIT_PAIRS = (("shoulder", "upper_arm"), ("elbow", "lower_arm"), ("wrist", "hand"),
-             ("hip", "upper_leg"), ("knee", "lower_leg"), ("ankle", "foot"))
+# Landmark -> rig role pairs used to fit the avatar onto the image, with their weight: the torso
+# decides where the clothes sit; the limbs only steady the fit.
+FIT_PAIRS = (("shoulder", "upper_arm", 1.0), ("hip", "upper_leg", 1.0), ("elbow", "lower_arm", 0.1),
+             ("knee", "lower_leg", 0.1), ("wrist", "hand", 0.05), ("ankle", "foot", 0.05))
 SIDE_NAMES = {"l": "left", "r": "right"}
 MIN_VISIBILITY = 0.5
 PLACEMENT_SMOOTHING = 0.5   # exponential smoothing of the placement per frame (0 = none)
@@ -41,55 +42,62 @@ class Intrinsics:
 
 @dataclass
 class Placement:
-    """Where the avatar stands in the camera frame: camera_point = scale * R * avatar_point + translation."""
+    """Where the avatar stands in the camera frame: camera_point = R * (stretch * avatar_point) + translation.
 
-    scale: float
+    stretch (x, y, z) lets the avatar's width and height follow the player's proportions (the
+    torso decides where clothes sit); depth takes the mean of the two.
+    """
+
+    stretch: np.ndarray      # (3,) per-axis scale in the avatar frame
     translation: np.ndarray  # (3,) metres, OpenCV camera axes
     residual_px: float = 0.0
 
 
 def fit_placement(joints: np.ndarray, marks_px: np.ndarray, weights: np.ndarray, cam: Intrinsics,
                   scale: float = 1.0) -> Placement | None:
-    """Weak-perspective least squares: u - cx = a*x + b, v - cy = a*y + c for the avatar joints
-    (camera axes); the avatar's real size fixes the depth (z = f * scale / a)."""
+    """Weak-perspective least squares, one scale per image axis: u - cx = ax*x + b,
+    v - cy = ay*y + c for the avatar joints (camera axes). The avatar's real size fixes the
+    depth (z = f * scale / mean(ax, ay)); ax/ay become the avatar's width/height stretch."""
     ok = weights > 0
     if ok.sum() < 3:
         return None
     p = (joints @ AVATAR_TO_CAMERA.T)[ok]
     uv = marks_px[ok] - np.array(cam.centre)
     w = np.sqrt(weights[ok])
-    n = len(p)
-    a_mat = np.zeros((2 * n, 3))
-    a_mat[:n, 0], a_mat[:n, 1] = p[:, 0], 1.0
-    a_mat[n:, 0], a_mat[n:, 2] = p[:, 1], 1.0
-    rhs = np.concatenate([uv[:, 0], uv[:, 1]])
-    ww = np.concatenate([w, w])
-    sol, *_ = np.linalg.lstsq(a_mat * ww[:, None], rhs * ww, rcond=None)
-    a, b, c = sol
-    if a <= 0:
+    solutions = []
+    for axis in (0, 1):
+        a_mat = np.stack([p[:, axis], np.ones(len(p))], axis=1)
+        sol, *_ = np.linalg.lstsq(a_mat * w[:, None], uv[:, axis] * w, rcond=None)
+        solutions.append(sol)
+    (ax, b), (ay, c) = solutions
+    if ax <= 0 or ay <= 0:
         return None
+    a = (ax + ay) / 2
     depth = cam.focal_px * scale / a
+    stretch = scale * np.array([ax / a, ay / a, 1.0])
     mean_z = float(p[:, 2].mean()) * scale
     translation = np.array([b * depth / cam.focal_px, c * depth / cam.focal_px, depth - mean_z])
-    resid = np.abs(a_mat @ sol - rhs).reshape(2, n).T
-    return Placement(scale, translation, float(np.median(np.linalg.norm(resid, axis=1))))
+    pred = np.stack([ax * p[:, 0] + b, ay * p[:, 1] + c], axis=1)
+    return Placement(stretch, translation, float(np.median(np.linalg.norm(pred - uv, axis=1))))
 
 
 def smooth(previous: Placement | None, current: Placement | None) -> Placement | None:
     if previous is None or current is None:
         return current or previous
     k = PLACEMENT_SMOOTHING
-    return Placement(current.scale, k * previous.translation + (1 - k) * current.translation, current.residual_px)
+    return Placement(k * previous.stretch + (1 - k) * current.stretch,
+                     k * previous.translation + (1 - k) * current.translation, current.residual_px)
 
 
-def joint_landmark_pairs(rig: RigMap, skeleton_index) -> tuple[list[int], list[int]]:
-    """(skeleton joint index, landmark index) pairs for fitting."""
-    joints, marks = [], []
-    for part, role in FIT_PAIRS:
+def joint_landmark_pairs(rig: RigMap, skeleton_index) -> tuple[list[int], list[int], np.ndarray]:
+    """(skeleton joint indices, landmark indices, weights) for fitting."""
+    joints, marks, weights = [], [], []
+    for part, role, weight in FIT_PAIRS:
         for side in ("l", "r"):
             joints.append(skeleton_index(rig.limb(role, side)))
             marks.append(lm.INDEX[f"{SIDE_NAMES[side]}_{part}"])
-    return joints, marks
+            weights.append(weight)
+    return joints, marks, np.array(weights)
 
 
 def _px(points_norm: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -119,7 +127,8 @@ def arm_mask(marks, size: tuple[int, int]) -> np.ndarray:
 
 
 def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = None) -> np.ndarray:
-    """The person's torso: the shoulder-hip quadrilateral, dilated a little, cut by the person mask."""
+    """The person's torso: the shoulder-hip quadrilateral, dilated a little, cut by the person mask,
+    less any arm held in front of it."""
     w, h = size
     px = _px(marks.image, size)
     quad = px[[lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.RIGHT_HIP, lm.LEFT_HIP]].astype(np.int32)
@@ -128,7 +137,7 @@ def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = 
     grow = int(np.linalg.norm(px[lm.LEFT_SHOULDER] - px[lm.RIGHT_SHOULDER]) * TORSO_DILATE_OF_SHOULDERS)
     if grow > 0:
         mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    region = mask.astype(bool)
+    region = mask.astype(bool) & ~arm_mask(marks, size)
     if person_mask is not None:
         region &= person_mask > 0.5
     return region

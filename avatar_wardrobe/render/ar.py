@@ -69,14 +69,16 @@ class ArView:
         skeleton, pose = wardrobe.avatar.skeleton, wardrobe.pose
         if self._pairs is None:
             self._pairs = joint_landmark_pairs(wardrobe.avatar.rig, skeleton.index)
-        joint_ids, mark_ids = self._pairs
+        joint_ids, mark_ids, pair_weights = self._pairs
         joints = skeleton.positions(pose.local_rotations, pose.root_offset)[joint_ids]
         px = marks.image[mark_ids, :2] * np.array(size, dtype=np.float64)
-        weights = np.where(marks.visibility[mark_ids] >= MIN_LANDMARK_VISIBILITY, marks.visibility[mark_ids], 0.0)
+        visible = marks.visibility[mark_ids]
+        weights = np.where(visible >= MIN_LANDMARK_VISIBILITY, visible, 0.0) * pair_weights
         self.placement = smooth(self.placement, fit_placement(joints, px, weights, cam))
         if self.placement is not None:
             node = wardrobe.node
-            node.setScale(self.placement.scale)
+            sx, sy, sz = self.placement.stretch  # avatar (glTF) axes -> Panda: x, z (depth), y (up)
+            node.setScale(sx, sz, sy)
             node.setPos(Vec3(*cv_to_panda(self.placement.translation)))
             node.setHpr(0, 0, 0)
         return self.placement
