@@ -1,0 +1,35 @@
+"""AR try-on on a real clip: the composited garment lies over the person, not beside them."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = """
+import json, sys
+import numpy as np
+from avatar_wardrobe.ar.bench import composites
+from avatar_wardrobe.ar.fit import iou, torso_region
+from avatar_wardrobe.jobs import StageTimer
+out = []
+for marks, image, mask, size in composites(sys.argv[1], ["garments/tshirt_M.glb"], 55.0, 8, StageTimer(),
+                                           progress=False):
+    person = marks.mask > 0.5
+    out.append({"garment_px": int(mask.sum()), "on_person": float((mask & person).sum() / max(1, mask.sum())),
+                "iou": iou(mask, torso_region(marks, size, marks.mask)),
+                "changed": float(np.abs(image.astype(int) - 0).mean())})
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_garment_pixels_lie_over_the_person(testdata):
+    clip = testdata / "video" / "pose_squats.mp4"
+    run = subprocess.run([sys.executable, "-c", SCRIPT, str(clip)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    frames = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(frames) == 8
+    for f in frames:
+        assert f["garment_px"] > 2000, "the garment should be drawn"
+        assert f["on_person"] > 0.75, f"most garment pixels should lie on the person: {f}"
+        assert f["iou"] > 0.4, f
