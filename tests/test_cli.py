@@ -3,24 +3,14 @@ import json
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 
 from avatar_wardrobe.cli import EXIT_USER_ERROR, main
+from avatar_wardrobe.record.video import read_video
 
 DEMO_FRAMES = 10
 MIN_FRAME_CHANGE = 0.5  # mean absolute BGR difference between the first and last frame
-
-
-def _read_all(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    ok, img = cap.read()
-    while ok:
-        frames.append(img)
-        ok, img = cap.read()
-    return frames
 
 
 @pytest.mark.slow
@@ -32,7 +22,7 @@ def test_demo_writes_a_playable_video_whose_frames_change(tmp_path):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["frames"] == DEMO_FRAMES
     assert {"solve", "pose", "render", "encode"} <= set(result["stages"])
-    frames = _read_all(out)
+    frames = read_video(out)
     assert len(frames) == DEMO_FRAMES
     assert frames[0].shape[:2] == (480, 640)
     assert frames[0].std() > 5  # not a flat grey screen
@@ -75,7 +65,7 @@ def test_demo_in_a_real_window_under_xvfb(tmp_path):
                               "--out", str(out)], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "DISPLAY": display})
         assert run.returncode == 0, run.stderr[-2000:]
-        frames = _read_all(out)
+        frames = read_video(out)
         assert len(frames) == 3 and frames[0].std() > 5
     finally:
         xvfb.terminate()

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from avatar_wardrobe.record.video import read_video
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO.parent / "shared" / "testdata" / "video" / "pose_1.mp4"
 DEFAULT_FRAMES = (10, 62, 105)
@@ -15,13 +17,7 @@ JPEG_QUALITY = 85
 
 
 def read_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    ok, img = cap.read()
-    while ok:
-        frames.append(img)
-        ok, img = cap.read()
-    cap.release()
+    frames = read_video(path)
     if not frames:
         raise SystemExit(f"no frames in {path}")
     return frames

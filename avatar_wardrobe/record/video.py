@@ -59,3 +59,17 @@ class VideoWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_video(path: str | Path) -> list[np.ndarray]:
+    """Every frame of a video file as BGR arrays (for tests, tools and checks; not for long clips)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    ok, image = cap.read()
+    while ok:
+        frames.append(image)
+        ok, image = cap.read()
+    cap.release()
+    return frames
