@@ -1,7 +1,11 @@
-"""Make the README's side-by-side still (source clip frame | rendered avatar frame) from a demo video."""
+"""Make the README's pictures: demo side by side, wardrobe contact sheet, fit map, AR, app screenshot."""
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -10,40 +14,127 @@ import numpy as np
 from avatar_wardrobe.record.video import read_video
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CLIP = REPO.parent / "shared" / "testdata" / "video" / "pose_1.mp4"
-DEFAULT_FRAMES = (10, 62, 105)
+DOCS = REPO / "docs"
+CLIP = REPO.parent / "shared" / "testdata" / "video" / "pose_1.mp4"
+SQUATS = REPO.parent / "shared" / "testdata" / "video" / "pose_squats.mp4"
+DEMO_FRAMES = (10, 62, 105)
 TILE_PX = 300
 JPEG_QUALITY = 85
+GARMENT_TYPES = ("tshirt", "longsleeve", "jacket", "trousers", "skirt", "dress")
+SIZES = ("S", "M", "L", "XL")
+XVFB_DISPLAY = ":91"
 
 
-def read_frames(path: Path) -> list[np.ndarray]:
-    frames = read_video(path)
-    if not frames:
-        raise SystemExit(f"no frames in {path}")
-    return frames
+def save(image: np.ndarray, name: str) -> Path:
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / name
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    print(f"wrote {path}")
+    return path
 
 
-def square(img: np.ndarray) -> np.ndarray:
+def square(img: np.ndarray, px: int = TILE_PX) -> np.ndarray:
     h, w = img.shape[:2]
     side = min(h, w)
     y, x = (h - side) // 2, (w - side) // 2
-    return cv2.resize(img[y:y + side, x:x + side], (TILE_PX, TILE_PX), interpolation=cv2.INTER_AREA)
+    return cv2.resize(img[y:y + side, x:x + side], (px, px), interpolation=cv2.INTER_AREA)
+
+
+def demo_side_by_side(args) -> None:
+    demo, clip = read_video(REPO / "out" / "demo.mp4"), read_video(CLIP)
+    if not demo:
+        raise SystemExit("out/demo.mp4 is missing: run `make demo` first")
+    save(np.hstack([np.vstack([square(clip[i]), square(demo[i])]) for i in DEMO_FRAMES]), "demo_side_by_side.jpg")
+
+
+def _studio(size=(360, 480)):
+    from avatar_wardrobe.render.capture import FrameGrabber
+    from avatar_wardrobe.render.engine import create_base
+    from avatar_wardrobe.render.plugin import Wardrobe
+    from avatar_wardrobe.render.studio import Studio
+    from avatar_wardrobe.settings import load_scene
+
+    scene = load_scene()
+    scene.outfit = []
+    base = create_base(False, size)
+    wardrobe = Wardrobe(base, scene=scene)
+    Studio(base, wardrobe.avatar.height_m, msaa=4)
+    return wardrobe, FrameGrabber(base)
+
+
+def wardrobe_sheet(args) -> None:
+    """Every garment type (size M) on the default avatar, then the t-shirt in four sizes."""
+    wardrobe, grabber = _studio()
+    wardrobe.set_cloth(False)
+    tiles = []
+    for kind in GARMENT_TYPES:
+        for slot in list(wardrobe._worn):
+            wardrobe.unequip(slot)
+        if kind == "jacket":
+            wardrobe.equip("garments/tshirt_M.glb")
+        wardrobe.equip(f"garments/{kind}_M.glb")
+        grabber.render()
+        tiles.append(grabber.render())
+    save(np.hstack([cv2.resize(t, (240, 320), interpolation=cv2.INTER_AREA) for t in tiles]), "wardrobe_sheet.jpg")
+
+
+def fit_map(args) -> None:
+    """The fit map (cloth strain) of the t-shirt in size S and XL after settling on the default body."""
+    wardrobe, grabber = _studio()
+    from avatar_wardrobe.records import Landmarks
+
+    tiles = []
+    for size in ("S", "XL"):
+        for slot in list(wardrobe._worn):
+            wardrobe.unequip(slot)
+        wardrobe.set_cloth(True)
+        wardrobe.set_fit_map(True)
+        wardrobe.equip(f"garments/tshirt_{size}.glb")
+        for i in range(30):
+            wardrobe.update(Landmarks(i, i / 30))
+        grabber.render()
+        img = grabber.render()
+        cv2.putText(img, f"size {size}", (12, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+        tiles.append(img)
+    save(np.hstack(tiles), "fit_map_S_XL.jpg")
+
+
+def ar_pictures(args) -> None:
+    from avatar_wardrobe.ar.bench import composites
+    from avatar_wardrobe.jobs import StageTimer
+
+    keep = {}
+    for i, (_m, out, _mask, _size) in enumerate(composites(str(SQUATS), ["garments/tshirt_M.glb"], 55.0, 40,
+                                                            StageTimer(), progress=False)):
+        if i in (8, 36):
+            keep[i] = out
+    save(np.hstack([cv2.resize(keep[i], (270, 480)) for i in sorted(keep)]), "ar_tshirt.jpg")
+
+
+def app_screenshot(args) -> None:
+    shot = REPO / "out" / "app.png"
+    shot.parent.mkdir(exist_ok=True)
+    xvfb = subprocess.Popen(["Xvfb", XVFB_DISPLAY, "-screen", "0", "1280x720x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        subprocess.run([sys.executable, "-m", "avatar_wardrobe", "app", "--frames", "40", "--screenshot", str(shot)],
+                       check=True, env={**os.environ, "DISPLAY": XVFB_DISPLAY}, cwd=REPO)
+    finally:
+        xvfb.terminate()
+    save(cv2.imread(str(shot)), "app.jpg")
+
+
+JOBS = {"demo": demo_side_by_side, "wardrobe": wardrobe_sheet, "fitmap": fit_map, "ar": ar_pictures,
+        "app": app_screenshot}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--demo", default=str(REPO / "out" / "demo.mp4"))
-    ap.add_argument("--clip", default=str(DEFAULT_CLIP))
-    ap.add_argument("--frames", type=int, nargs="+", default=list(DEFAULT_FRAMES))
-    ap.add_argument("--out", default=str(REPO / "docs" / "demo_side_by_side.jpg"))
+    ap.add_argument("what", choices=sorted(JOBS), nargs="?", default="demo",
+                    help="one picture per run (Panda3D allows one ShowBase per process)")
     args = ap.parse_args()
-    demo, clip = read_frames(Path(args.demo)), read_frames(Path(args.clip))
-    columns = []
-    for i in args.frames:
-        columns.append(np.vstack([square(clip[i]), square(demo[i])]))
-    sheet = np.hstack(columns)
-    cv2.imwrite(args.out, sheet, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    print(f"wrote {args.out}: frames {args.frames}, top row clip, bottom row avatar")
+    JOBS[args.what](args)
 
 
 if __name__ == "__main__":
