@@ -158,7 +158,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     r = scene.render
     base = create_base(window, (r.width, r.height))
     studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
-    wardrobe = Wardrobe(base, model)
+    wardrobe = Wardrobe(base, model, scene=scene)
     grabber = FrameGrabber(base)
     from .refine.runner import Refiner
 

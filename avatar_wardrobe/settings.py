@@ -67,6 +67,12 @@ class RefineSettings:
 
 
 @dataclass
+class ClothSceneSettings:
+    enabled: bool = True         # simulate garments with PyBullet; False: garments are skinned only
+    fit_map: bool = False        # colour garments by strain (blue loose, green fits, red tight)
+
+
+@dataclass
 class SceneSettings:
     avatar: AvatarSettings = field(default_factory=AvatarSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
@@ -75,6 +81,7 @@ class SceneSettings:
     set: SetSettings = field(default_factory=SetSettings)
     input: InputSettings = field(default_factory=InputSettings)
     ar: ArSettings = field(default_factory=ArSettings)
+    cloth: ClothSceneSettings = field(default_factory=ClothSceneSettings)
     outfit: list = field(default_factory=list)   # garment files (relative to models/) worn at start
     refine: RefineSettings = field(default_factory=RefineSettings)
 

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..jobs import StageTimer
-from ..settings import model_path
+from ..settings import load_scene, model_path
 from .fit import iou, torso_region
 
 DEFAULT_GARMENT = "garments/tshirt_M.glb"
@@ -31,7 +31,9 @@ def composites(video: str, garments: list[str], fov_deg: float, frames: int | No
     scale = WORK_HEIGHT_PX / first.shape[0]
     size = (int(round(first.shape[1] * scale)) // 2 * 2, WORK_HEIGHT_PX)
     base = create_base(False, size)
-    wardrobe = Wardrobe(base)
+    scene = load_scene()
+    scene.outfit, scene.cloth.enabled = [], False  # only the garments asked for, skinned (AR is live)
+    wardrobe = Wardrobe(base, scene=scene)
     for garment in garments:
         wardrobe.equip(model_path(garment))
     view = ArView(base, wardrobe, fov_deg)

@@ -365,7 +365,7 @@ def build_set(split: str, seed: int, count: int, size: tuple[int, int] = DATA_SI
     toon = np.stack([toon_target(enhance[i], depth[i], normals[i], background[i], avatar[i])
                      for i in range(len(inputs))])
     info = {"split": split, "seed": seed, "count": count, "size": list(size), "supersample": SUPERSAMPLE,
-            "avatars": [model_path(a).name for a in avatars],
+            "avatars": [Path(a).name for a in shots.avatars],
             "data_version": DATA_VERSION, "render_s": timings, "total_s": round(time.perf_counter() - t0, 1)}
     data = PairedSet(inputs, enhance, toon, avatar, shots.paired, info)
     if cache:
@@ -376,7 +376,3 @@ def build_set(split: str, seed: int, count: int, size: tuple[int, int] = DATA_SI
         part.replace(path)
     return data
 
-
-def fingerprint(data: PairedSet) -> str:
-    """A short hash of the inputs (to record in model cards which frames were used)."""
-    return hashlib.sha256(data.inputs[:: max(1, len(data.inputs) // 16)].tobytes()).hexdigest()[:16]

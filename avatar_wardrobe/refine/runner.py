@@ -1,6 +1,8 @@
 """Running a trained refiner on BGR frames: lazy torch, explicit threads, internal resolution, pass-through fallback."""
 from __future__ import annotations
 
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -16,6 +18,21 @@ OFF = "off"
 CHOICES = (OFF, *STYLES)
 WEIGHTS_DIR = MODELS_DIR / "refiner"
 WEIGHTS_SUFFIX = ".pt"
+
+
+# OpenMP threads that spin while they wait collapse when the cores are also busy with the renderer
+# (llvmpipe), the pose tracker or other programs: measured here at 320x240, 2 threads, 2 busy cores,
+# the default policy took 600-720 ms per frame and PASSIVE 29-31 ms. Set before torch first loads.
+OMP_WAIT_POLICY = "PASSIVE"
+
+
+def import_torch():
+    """Import torch (raises ImportError when it is missing), with passive OpenMP waiting if torch is new here."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
+    import torch
+
+    return torch
 
 
 class RefineWarning(UserWarning):
@@ -37,7 +54,7 @@ def weights_path(style: str, weights_dir: str | Path | None = None) -> Path:
 
 def load_generator(path: str | Path):
     """The generator with weights from `path` (fp16 or fp32 state_dict), in eval mode, float32."""
-    import torch
+    torch = import_torch()
 
     from .model import RefinerNet
 
@@ -61,7 +78,6 @@ class Refiner:
         self.internal_height = internal_height
         self.threads = threads
         self.reason = reason           # why it passes frames through (None when active or off)
-        self._traced: dict[tuple, object] = {}
         self.last_ms = 0.0
 
     @property
@@ -80,7 +96,7 @@ class Refiner:
         if style == OFF:
             return cls(OFF)
         try:
-            import torch
+            torch = import_torch()
         except ImportError as exc:
             reason = (f"refine '{style}' is off: PyTorch is not installed ({exc}). Install torch==2.13.0 "
                       "(`pip install torch==2.13.0`) to use --refine; showing raw frames.")
@@ -103,20 +119,6 @@ class Refiner:
             torch.set_num_threads(settings.threads)
         return cls(style, net, settings.internal_height, settings.threads)
 
-    def _function(self, x):
-        import torch
-
-        key = tuple(x.shape)
-        fn = self._traced.get(key)
-        if fn is None:
-            with torch.inference_mode():
-                try:
-                    fn = torch.jit.freeze(torch.jit.trace(self.net, x))
-                except Exception:  # tracing is an optimisation; eager mode gives the same result
-                    fn = self.net
-            self._traced[key] = fn
-        return fn
-
     def refine_delta(self, image: np.ndarray) -> np.ndarray:
         """The float32 (h, w, 3) correction in 0..255 units at the internal resolution."""
         import torch
@@ -124,7 +126,7 @@ class Refiner:
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            y = self._function(x)(x)
+            y = self.net(x)  # eager, channels_last: tracing gained nothing measurable here (and is deprecated)
         return (y - x)[0].permute(1, 2, 0).mul_(255.0).numpy()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:

@@ -58,8 +58,14 @@ class Wardrobe:
         self.pose: Pose | None = None
         self.avatar: AvatarModel | None = None
         self.filter: PoseFilter | None = None
+        self.cloth_enabled = self.scene.cloth.enabled
+        self.fit_map = self.scene.cloth.fit_map
+        self.cloth_resets = 0
+        self._proxies = self._proxies_for = None
         self.actor: AvatarActor | None = None
         self.set_body(avatar if avatar is not None else self.scene.avatar.path, rig or self.scene.avatar.rig)
+        for garment in self.scene.outfit:
+            self.equip(garment)
         self.studio = None
         if studio:
             from .studio import Studio
@@ -213,7 +219,8 @@ class Wardrobe:
         except (TypeError, WardrobeError):
             raise WardrobeError(f"garment {garment.name} is skinned to bones this avatar lacks: "
                                 "rig it to the avatar's skeleton (see docs/garment-format.md).") from None
-        self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node), joints)
+        sim = self._simulator(fitted) if self.cloth_enabled else None
+        self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node), joints, sim)
         self._update_hiding()
         self._update_order()
         if self.pose is not None:
@@ -223,8 +230,37 @@ class Wardrobe:
         worn = self._worn.pop(garment.meta.slot, None)
         if worn is not None:
             worn.view.remove()
+            if worn.sim is not None:
+                worn.sim.close()
             self._update_hiding()
             self.base.messenger.send(EVENT_UNEQUIP, [garment])
+
+    def _simulator(self, garment: Garment):
+        from ..avatar.proxies import BodyProxies
+        from ..cloth.simulator import GarmentSim
+
+        if self._proxies is None or self._proxies_for is not self.avatar:
+            self._proxies, self._proxies_for = BodyProxies.for_avatar(self.avatar), self.avatar
+        return GarmentSim(garment, self.avatar, garment.meta.fabric, proxies=self._proxies)
+
+    def set_cloth(self, on: bool) -> None:
+        """Simulate the garments' cloth (PyBullet) or just skin them to the body."""
+        self.cloth_enabled = bool(on)
+        for worn in self._worn.values():
+            if worn.sim is not None:
+                worn.sim.close()
+            worn.sim = self._simulator(worn.garment) if on else None
+        if self.pose is not None and self._worn:
+            self._dress(self.pose)
+
+    def set_fit_map(self, on: bool) -> None:
+        """Colour garments by cloth strain (blue loose, green fits, red tight); needs cloth on."""
+        self.fit_map = bool(on)
+        for worn in self._worn.values():
+            if not on:
+                worn.view.set_colors(np.ones((worn.garment.vertex_count, 4), np.float32))
+        if self.pose is not None and self._worn:
+            self._dress(self.pose)
 
     def _update_order(self) -> None:
         for rank, garment in enumerate(self.outfit.items()):
@@ -237,9 +273,20 @@ class Wardrobe:
         self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
 
     def _dress(self, pose: Pose) -> None:
-        matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
+        matrices = None
         for worn in self._worn.values():
             g = worn.garment
+            if worn.sim is not None:
+                state = worn.sim.step(pose)
+                worn.view.show(state.positions, state.normals)
+                self.cloth_resets = max(self.cloth_resets, state.resets)
+                if self.fit_map:
+                    from ..cloth.fit import strain_colors
+
+                    worn.view.set_colors(strain_colors(state.strain))
+                continue
+            if matrices is None:
+                matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
             positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
             worn.view.show(positions, normals)
 
@@ -269,3 +316,4 @@ class _Worn:
     garment: Garment   # fitted to the current body
     view: GarmentView
     joints: np.ndarray  # skin joint indices into the avatar skeleton
+    sim: object | None = None  # cloth.simulator.GarmentSim when the cloth is simulated

@@ -53,4 +53,5 @@ def test_app_window_shows_ui_and_equips(xvfb, tmp_path):
     assert panel.mean() < scene.mean() - 20, "the dark UI panel should be drawn on the left"
     assert np.abs(np.diff(panel, axis=1)).mean() > 3, "the panel should have text and buttons on it"
     assert state["types"], "no garments in models/garments/catalog.json: run `make garments`"
-    assert state["before"] == [] and len(state["after"]) == 1
+    equipped = f"{state['types'][0]}_M"
+    assert equipped not in state["before"] and equipped in state["after"], state

@@ -1,0 +1,230 @@
+"""ClothWorld: the only pybullet user. DIRECT mode, soft-body cloth around kinematic body proxies.
+
+Facts this module relies on (measured with pybullet 3.2.7 on these machines, see
+cloth/fabrics.py for the parameter sweep):
+- The classic soft-body world (`resetSimulation()` with no flags) is the fast one; the
+  deformable world (`RESET_USE_DEFORMABLE_WORLD`) is kept only as a benchmark baseline.
+- Body proxies (capsules, convex hulls) have mass 0 and are moved every step with `resetBasePositionAndOrientation`
+  AND `resetBaseVelocity`: the soft-rigid contact reads the body's velocity, without it the
+  cloth tunnels through a moving capsule. Convex hulls (`GEOM_MESH` from points) keep a ~1 mm
+  margin: cloth rests on them as on a capsule.
+- `sparseSdfVoxelSize` 0.02 (the default 0.25 lets cloth sink into capsules).
+- Anchored nodes stop colliding with the body they are anchored to, so pins go to separate
+  bodies without a collision shape that follow the bones. Those must be maximal-coordinate
+  bodies (a multibody anchor does not hold in the classic world), and `createSoftBodyAnchor`'s
+  `bodyFramePosition` is the node's pivot in the body's frame: left out, every pinned node is
+  pulled onto the body's origin.
+- `loadSoftBody` caches meshes by file name: every load writes a fresh, uniquely named .obj.
+- Node positions cannot be written in the classic world (`resetMeshData` is deformable-only);
+  what can be done to a whole cloth is a rigid move (`resetBasePositionAndOrientation`, which
+  moves it relative to its centre of mass), one velocity for all nodes (`resetBaseVelocity`),
+  and a force on one node (`applyExternalForce` with the node as link).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from ..errors import WardrobeError
+from ..transforms import matrix_to_quat, quat_to_matrix
+
+DEFAULT_TIME_STEP = 1 / 60
+DEFAULT_SDF_VOXEL_M = 0.02
+GRAVITY = (0.0, -9.81, 0.0)  # glTF frame: +Y up
+MIN_HALF_LENGTH_M = 1e-4     # shorter capsules are made spheres
+# PyBullet's own deformable cloth example settings (examples/pybullet/examples/deformable_anchor.py):
+# the "default settings" of the deformable-world baseline.
+DEFORMABLE_CLOTH = dict(useNeoHookean=0, useBendingSprings=1, useMassSpring=1, springElasticStiffness=40,
+                        springDampingStiffness=0.1, springDampingAllDirections=1, useSelfCollision=0,
+                        frictionCoeff=0.5, useFaceContact=1)
+DEFORMABLE_MASS_KG = 1.0            # the example's cloth mass (at garment masses of ~0.1 kg it explodes)
+DEFORMABLE_TIME_STEP = 1 / 240      # PyBullet's default step (at 1/60 the deformable cloth explodes)
+
+
+def _tmp_dir() -> str:
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+def _xyzw(q_wxyz: np.ndarray) -> list[float]:
+    return [float(q_wxyz[1]), float(q_wxyz[2]), float(q_wxyz[3]), float(q_wxyz[0])]
+
+
+@dataclass
+class ClothHandle:
+    body: int
+    nodes: int
+
+
+class ClothWorld:
+    """One PyBullet DIRECT client holding kinematic capsules, anchor frames and soft-body cloths.
+
+    All poses are numpy arrays in the glTF frame; quaternions are (w, x, y, z) like the rest of
+    the project. Call `close()` (or use `with`) to free the client.
+    """
+
+    def __init__(self, time_step: float = DEFAULT_TIME_STEP, sdf_voxel: float = DEFAULT_SDF_VOXEL_M,
+                 gravity=GRAVITY, deformable: bool = False):
+        self.client = p.connect(p.DIRECT)
+        if self.client < 0:
+            raise WardrobeError("PyBullet could not start a DIRECT physics client.")
+        self.deformable = deformable
+        self.time_step = float(time_step)
+        p.resetSimulation(p.RESET_USE_DEFORMABLE_WORLD if deformable else 0, physicsClientId=self.client)
+        p.setGravity(*gravity, physicsClientId=self.client)
+        p.setTimeStep(self.time_step, physicsClientId=self.client)
+        if not deformable:  # the baseline keeps PyBullet's defaults
+            p.setPhysicsEngineParameter(sparseSdfVoxelSize=sdf_voxel, physicsClientId=self.client)
+        self.proxies: list[int] = []
+        self.frames: list[int] = []
+        self.cloths: list[ClothHandle] = []
+        self.steps = 0
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Disconnect the client (safe to call twice)."""
+        client, self.client = getattr(self, "client", None), None
+        if client is not None and client >= 0:
+            try:
+                p.disconnect(physicsClientId=client)
+            except Exception:  # already gone (interpreter shutdown, or a failed start)
+                pass
+
+    def __enter__(self) -> "ClothWorld":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    # -- kinematic bodies ---------------------------------------------------------------------------
+    def add_proxies(self, proxies, friction: float = 0.5) -> None:
+        """Mass-0 body proxies (an avatar.proxies.ProxyPose: capsules along local +Z and convex
+        hulls) at their first pose; friction is the body side of the soft-rigid contact friction
+        (the cloth side is fixed in the classic world)."""
+        c = self.client
+        for k in range(len(proxies)):
+            r, h = float(proxies.radii[k]), float(proxies.half_lengths[k])
+            if proxies.hulls[k] is not None:
+                shape = p.createCollisionShape(p.GEOM_MESH, vertices=np.asarray(proxies.hulls[k]).tolist(),
+                                               physicsClientId=c)
+            elif h < MIN_HALF_LENGTH_M:
+                shape = p.createCollisionShape(p.GEOM_SPHERE, radius=r, physicsClientId=c)
+            else:
+                shape = p.createCollisionShape(p.GEOM_CAPSULE, radius=r, height=2 * h, physicsClientId=c)
+            body = p.createMultiBody(0, shape, -1, proxies.centres[k].tolist(), _xyzw(proxies.orientations[k]),
+                                     useMaximalCoordinates=True, physicsClientId=c)
+            p.changeDynamics(body, -1, lateralFriction=float(friction), physicsClientId=c)
+            self.proxies.append(body)
+
+    def add_frames(self, positions: np.ndarray, orientations: np.ndarray) -> None:
+        """Bodies without a collision shape that anchors hang on (one per bone that pins cloth)."""
+        for pos, q in zip(positions, orientations):
+            self.frames.append(p.createMultiBody(0, -1, -1, pos.tolist(), _xyzw(q), useMaximalCoordinates=True,
+                                                 physicsClientId=self.client))
+
+    def move_proxies(self, centres, orientations, linear_velocity, angular_velocity) -> None:
+        self._move(self.proxies, centres, orientations, linear_velocity, angular_velocity)
+
+    def move_frames(self, positions, orientations, linear_velocity, angular_velocity) -> None:
+        self._move(self.frames, positions, orientations, linear_velocity, angular_velocity)
+
+    def _move(self, bodies, positions, orientations, lin, ang) -> None:
+        c = self.client
+        reset_pose, reset_vel = p.resetBasePositionAndOrientation, p.resetBaseVelocity
+        pos, q, lv, av = positions.tolist(), orientations[:, [1, 2, 3, 0]].tolist(), lin.tolist(), ang.tolist()
+        for k, body in enumerate(bodies):
+            reset_pose(body, pos[k], q[k], physicsClientId=c)
+            reset_vel(body, lv[k], av[k], physicsClientId=c)
+
+    # -- cloth --------------------------------------------------------------------------------------
+    def add_cloth(self, positions: np.ndarray, faces: np.ndarray, mass: float = 0.2, margin: float = 0.005,
+                  **soft_body_args) -> int:
+        """Load a triangle mesh as a soft body; returns its index in `self.cloths`.
+
+        Node i is vertex i. In the classic world only `margin` (and the mesh itself) changes the
+        result; `mass` and `soft_body_args` matter in the deformable world only.
+        """
+        fd, path = tempfile.mkstemp(prefix="aw_cloth_", suffix=".obj", dir=_tmp_dir())
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write("".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in np.asarray(positions, float)))
+                fh.write("".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in np.asarray(faces, int)))
+            body = p.loadSoftBody(path, mass=float(mass), collisionMargin=float(margin),
+                                  physicsClientId=self.client, **soft_body_args)
+        except p.error as exc:
+            raise WardrobeError(f"PyBullet could not load the cloth mesh ({exc}): check the garment's "
+                                "sim mesh.") from None
+        finally:
+            os.unlink(path)
+        if body < 0:
+            raise WardrobeError("PyBullet could not load the cloth mesh: check that the sim mesh is a "
+                                "non-empty triangle mesh.")
+        count = p.getMeshData(body, flags=p.MESH_DATA_SIMULATION_MESH, physicsClientId=self.client)[0]
+        if count != len(positions):
+            raise WardrobeError(f"PyBullet made {count} cloth nodes from {len(positions)} vertices: "
+                                "the sim mesh must not hold unused vertices.")
+        self.cloths.append(ClothHandle(body, count))
+        return len(self.cloths) - 1
+
+    def remove_cloth(self, cloth: int) -> None:
+        p.removeBody(self.cloths[cloth].body, physicsClientId=self.client)
+        self.cloths[cloth] = ClothHandle(-1, 0)
+
+    def replace_cloth(self, cloth: int, positions: np.ndarray, faces: np.ndarray, **kwargs) -> None:
+        """Remove a cloth and load a new one in its slot (anchors must be made again)."""
+        self.remove_cloth(cloth)
+        new = self.add_cloth(positions, faces, **kwargs)
+        self.cloths[cloth] = self.cloths.pop(new)
+
+    def anchor(self, cloth: int, nodes: np.ndarray, frames: np.ndarray) -> None:
+        """Pin each node to a frame body where the node is now (it then rides with the frame)."""
+        body = self.cloths[cloth].body
+        where = self.nodes(cloth)
+        poses = [p.getBasePositionAndOrientation(self.frames[f], physicsClientId=self.client)
+                 for f in range(len(self.frames))]
+        for n, f in zip(np.asarray(nodes, int).tolist(), np.asarray(frames, int).tolist()):
+            origin, q = poses[f]
+            rot = quat_to_matrix(np.array([q[3], q[0], q[1], q[2]]))
+            local = rot.T @ (where[n] - np.asarray(origin))
+            p.createSoftBodyAnchor(body, n, self.frames[f], -1, local.tolist(), physicsClientId=self.client)
+
+    def nodes(self, cloth: int) -> np.ndarray:
+        """(N, 3) node positions."""
+        return np.asarray(p.getMeshData(self.cloths[cloth].body, flags=p.MESH_DATA_SIMULATION_MESH,
+                                        physicsClientId=self.client)[1], dtype=np.float64)
+
+    def move_cloth(self, cloth: int, rotation: np.ndarray, translation: np.ndarray) -> None:
+        """Apply a rigid motion x -> R x + t to every node (used when the body teleports)."""
+        body = self.cloths[cloth].body
+        pos, q = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        current = quat_to_matrix(np.array([q[3], q[0], q[1], q[2]]))
+        new_pos = rotation @ np.asarray(pos) + translation
+        new_q = matrix_to_quat(rotation @ current)
+        p.resetBasePositionAndOrientation(body, new_pos.tolist(), _xyzw(new_q), physicsClientId=self.client)
+
+    def set_cloth_velocity(self, cloth: int, velocity) -> None:
+        """Give every node of a cloth the same velocity (zero it after a reset)."""
+        p.resetBaseVelocity(self.cloths[cloth].body, list(map(float, velocity)), [0.0, 0.0, 0.0],
+                            physicsClientId=self.client)
+
+    def push_node(self, cloth: int, node: int, force) -> None:
+        """Apply a world-frame force (N) to one node for the next step (pokes, wind, fault drills)."""
+        p.applyExternalForce(self.cloths[cloth].body, int(node), list(map(float, force)), [0.0, 0.0, 0.0],
+                             p.WORLD_FRAME, physicsClientId=self.client)
+
+    # -- time ----------------------------------------------------------------------------------------
+    def set_time_step(self, dt: float) -> None:
+        if dt != self.time_step:
+            self.time_step = float(dt)
+            p.setTimeStep(self.time_step, physicsClientId=self.client)
+
+    def step(self) -> None:
+        p.stepSimulation(physicsClientId=self.client)
+        self.steps += 1

@@ -1,0 +1,619 @@
+"""GarmentSim: one garment's cloth on the moving avatar: settle, substeps, skinned/simulated blend, jumps, faults.
+
+The final vertex is, as in Unreal's Chaos cloth, the skinned position plus the simulated
+offset clamped to the vertex's max distance (0 = skinned), with a backstop that keeps it from
+going inside its skinned place by more than its rest gap to the body. The physics lives in
+`cloth/bullet.py`; this module only sees numpy.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.spatial import cKDTree
+
+from ..avatar.proxies import BodyProxies, ProxyPose, angular_velocity
+from ..errors import WardrobeError
+from ..garments.garment import Garment, SimMesh
+from ..transforms import matrix_to_quat, normalize, quat_to_matrix
+from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
+from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, cross, unique_edges, unit
+from .fabrics import Fabric, fabric as get_fabric
+
+# -- fault detection (checked every frame) ------------------------------------------------------
+FAULT_SPEED_M_S = 25.0       # any node moving this fast relative to its skinned place
+FAULT_ENERGY_J_KG = 8.0      # mean kinetic energy per kg of the motion relative to the skin
+FAULT_STRETCH = 3.0          # any sim edge longer than this times its rest length
+FAULT_DRIFT_M = 0.5          # any node this far beyond its max distance from its skinned place
+# -- skin weight transfer and body gap ------------------------------------------------------------
+TRANSFER_NEIGHBOURS = 4      # body vertices blended (inverse distance) per garment vertex
+WEIGHT_SMOOTHING_ITERATIONS = 20  # then smoothed over the garment mesh (cloth bends wider than skin)
+COVER_DISTANCE_M = 0.06      # a body vertex this close to the garment is covered by it...
+COVERED_SHARE = 0.4          # ...and a bone is covered when this share of its vertices is
+INFLUENCES = 4
+BACKSTOP_RANGE_M = 0.06      # the backstop applies to vertices whose rest gap to the body is below this
+ANCHOR_TRUNK_SHARE = 0.5     # pinned nodes ride a trunk bone when the trunk holds this much of their weight
+MIN_ANCHOR_NODES = 4         # a bone anchors pins only when it holds at least this many...
+MIN_ANCHOR_SHARE = 0.1       # ...and this share of them
+MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre away from the pins
+EPS = 1e-12
+WORLDS = ("classic", "deformable")
+
+
+@dataclass
+class ClothSettings:
+    """Tunables of one garment's cloth; None takes the fabric preset's value."""
+
+    enabled: bool = True                 # False: the garment is skinned only
+    sim_vertices: int | None = None      # sim mesh budget (nodes)
+    substeps: int | None = None          # solver steps per frame
+    time_step_s: float | None = None     # solver step
+    sdf_voxel_m: float = 0.02            # sparse SDF voxel of the soft-rigid contact
+    settle_steps: int = 30               # steps in the rest pose before the motion starts
+    enter_substeps: int = 12             # steps to blend from the rest pose into the first pose
+    jump_threshold_m: float = 0.15       # hips moving farther than this in one frame: a pose jump
+    limb_jump_threshold_m: float = 0.5   # a joint moving this far relative to the hips in one frame: too
+    jump_step_m: float = 0.03            # a jump's non-rigid part is spread so joints move <= this per step
+    max_jump_substeps: int = 12
+    jump_mode: str = "sweep"             # "teleport": a jump's non-rigid part happens at once (no sweep)
+    max_proxy_step_m: float = 0.04       # no body proxy moves farther than this in one step (no tunnelling)...
+    max_substeps: int = 6                # ...up to this many steps per frame
+    ramp_frames: int = 6                 # after a reset the simulation fades back in over these frames
+    backstop_slack_m: float = 0.003      # the backstop keeps this much of the rest gap to the body
+    proxy_reach_m: float = 0.08          # proxies farther than this (plus max distance) are left out
+    world: str = "classic"               # "deformable": PyBullet's deformable world (benchmark baseline)
+
+
+@dataclass
+class ClothState:
+    """One garment's cloth for one frame (render mesh order, glTF frame, metres)."""
+
+    positions: np.ndarray      # (V, 3)
+    normals: np.ndarray        # (V, 3)
+    strain: np.ndarray         # (V,) edge length / rest length of the sim mesh around the vertex
+    sim_positions: np.ndarray  # (S, 3) the sim nodes used (simulated or skinned)
+    simulated: bool            # False: this frame is the skinned garment (off, fallback or reset)
+    frame: int
+    resets: int                # faults caught and reset so far
+    jumps: int                 # pose jumps blended so far
+    fault: str = ""            # why this frame reset ("" when it did not)
+    stretch_p99: float = 1.0   # sim edge length / rest, 99th percentile
+    stretch_max: float = 1.0
+    anchor_drift_m: float = 0.0  # farthest pinned node from where its bone holds it
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Frames:
+    """Anchor frame poses (one per pinning bone)."""
+
+    positions: np.ndarray
+    orientations: np.ndarray
+
+
+class SparseSkin:
+    """Linear blend skinning of fixed points with a sparse (V x J) weight matrix (fast per frame)."""
+
+    def __init__(self, joints: np.ndarray, weights: np.ndarray, joint_count: int, points: np.ndarray,
+                 normals: np.ndarray | None = None):
+        rows = np.repeat(np.arange(len(joints)), joints.shape[1])
+        self.matrix = csr_matrix((weights.ravel(), (rows, joints.ravel())), shape=(len(joints), joint_count))
+        self.points, self.normals = points, normals
+
+    def blend(self, skin: np.ndarray) -> np.ndarray:
+        """(V, 3, 4) blended matrices."""
+        return (self.matrix @ skin[:, :3, :].reshape(len(skin), 12)).reshape(-1, 3, 4)
+
+    def positions(self, skin: np.ndarray) -> np.ndarray:
+        return _apply(self.blend(skin), self.points)
+
+    def positions_normals(self, skin: np.ndarray):
+        b = self.blend(skin)
+        return _apply(b, self.points), unit(np.einsum("vij,vj->vi", b[:, :, :3], self.normals))
+
+
+class _Normals:
+    """Area-weighted vertex normals of a fixed triangle list, by one sparse product."""
+
+    def __init__(self, faces: np.ndarray, count: int):
+        self.faces = faces
+        rows = faces.T.ravel()
+        cols = np.tile(np.arange(len(faces)), 3)
+        self.matrix = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(faces)))
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        a, b, c = (np.take(points, self.faces[:, k], axis=0) for k in range(3))
+        return unit(self.matrix @ cross(b - a, c - a))
+
+
+def _apply(blend: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.einsum("vij,vj->vi", blend[:, :, :3], points) + blend[:, :, 3]
+
+
+def _rigid(m: np.ndarray) -> np.ndarray:
+    """A 4x4 with its 3x3 part made a pure rotation (polar decomposition)."""
+    u, _, vt = np.linalg.svd(m[:3, :3])
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    out = np.eye(4)
+    out[:3, :3], out[:3, 3] = r, m[:3, 3]
+    return out
+
+
+def _nlerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    sign = np.where(np.einsum("ci,ci->c", q0, q1) < 0, -1.0, 1.0)[:, None]
+    return normalize((1 - t) * q0 + t * sign * q1)
+
+
+def _reach_points(proxies: BodyProxies, index: np.ndarray) -> np.ndarray:
+    """(C, 6, 3) local points at the far ends of each proxy along its local axes."""
+    out = np.zeros((len(index), 6, 3))
+    for k, c in enumerate(index):
+        if proxies.hulls[c] is not None:
+            h = proxies.hulls[c]
+            out[k] = [h[h[:, a].argmax()] if s > 0 else h[h[:, a].argmin()] for a in range(3) for s in (1, -1)]
+        else:
+            r, h = proxies.radii[c], proxies.half_lengths[c]
+            out[k] = [[r, 0, 0], [-r, 0, 0], [0, r, 0], [0, -r, 0], [0, 0, h + r], [0, 0, -h - r]]
+    return out
+
+
+def _sweep(points: np.ndarray, p0: ProxyPose, p1: ProxyPose) -> float:
+    """The farthest any proxy's reach point moves from pose p0 to p1 (metres)."""
+    if len(p0) == 0:
+        return 0.0
+    a = np.einsum("cij,ckj->cki", quat_to_matrix(p0.orientations), points) + p0.centres[:, None]
+    b = np.einsum("cij,ckj->cki", quat_to_matrix(p1.orientations), points) + p1.centres[:, None]
+    return float(np.sqrt(((b - a) ** 2).sum(axis=2)).max())
+
+
+def covered_bones(points: np.ndarray, body, skeleton) -> np.ndarray:
+    """(J,) bool: bones whose skin the garment mostly covers (a share of the body vertices they
+    dominate lies within COVER_DISTANCE_M of the garment)."""
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    near = cKDTree(points).query(body.positions, distance_upper_bound=COVER_DISTANCE_M)[0] < np.inf
+    count = np.bincount(dominant, minlength=len(skeleton))
+    hit = np.bincount(dominant, weights=near, minlength=len(skeleton))
+    return (count > 0) & (hit >= COVERED_SHARE * np.maximum(count, 1))
+
+
+def transfer_weights(points: np.ndarray, body, count: int = TRANSFER_NEIGHBOURS, faces: np.ndarray | None = None,
+                     skeleton=None, smoothing: int = WEIGHT_SMOOTHING_ITERATIONS):
+    """Skin weights for points from the nearest body vertices (inverse-distance blend).
+
+    With the skeleton, bones the garment does not mostly cover hand their weight to their
+    nearest covered ancestor (a sleeveless top follows the chest, not the arm it only touches:
+    the arm pushes it through the simulation instead). With faces, the weights are smoothed over
+    the garment's own mesh, so cloth bends over a wider band than skin. The top 4 are kept.
+    """
+    dist, idx = cKDTree(body.positions).query(points, k=count)
+    w_near = 1.0 / np.maximum(dist, 1e-4)
+    w_near /= w_near.sum(axis=1, keepdims=True)
+    joints = body.joints[idx].reshape(len(points), -1)
+    weights = (body.weights[idx] * w_near[:, :, None]).reshape(len(points), -1)
+    if skeleton is not None:
+        covered = covered_bones(points, body, skeleton)
+        target = np.arange(len(skeleton))
+        for j in range(len(skeleton)):  # parents first: each bone's nearest covered ancestor
+            p = skeleton.parents[j]
+            if not covered[j] and p >= 0:
+                target[j] = target[p]
+        joints = target[joints]
+    if faces is not None and smoothing > 0:
+        n = len(skeleton) if skeleton is not None else int(body.joints.max()) + 1
+        rows = np.repeat(np.arange(len(points)), joints.shape[1])
+        dense = np.asarray(csr_matrix((weights.ravel(), (rows, joints.ravel())), shape=(len(points), n)).todense())
+        e = unique_edges(faces)
+        adj = csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                         shape=(len(points), len(points)))
+        degree = np.maximum(np.asarray(adj.sum(axis=1)).ravel(), 1)
+        for _ in range(smoothing):
+            dense = 0.5 * dense + 0.5 * (adj @ dense) / degree[:, None]
+        top = np.argsort(-dense, axis=1)[:, :INFLUENCES]
+        w = np.take_along_axis(dense, top, 1)
+        return top, w / np.maximum(w.sum(axis=1, keepdims=True), EPS)
+    return _top_influences(joints, weights)
+
+
+def _top_influences(joints: np.ndarray, weights: np.ndarray):
+    """Merge repeated joints per row and keep the INFLUENCES largest, renormalised."""
+    order = np.argsort(joints, axis=1)
+    j = np.take_along_axis(joints, order, 1)
+    acc = np.take_along_axis(weights, order, 1).astype(np.float64)
+    for k in range(1, j.shape[1]):  # sum each run of one joint into the run's last slot
+        same = j[:, k] == j[:, k - 1]
+        acc[same, k] += acc[same, k - 1]
+        acc[same, k - 1] = 0.0
+    top = np.argsort(-acc, axis=1)[:, :INFLUENCES]
+    jt = np.take_along_axis(j, top, 1)
+    wt = np.take_along_axis(acc, top, 1)
+    wt /= np.maximum(wt.sum(axis=1, keepdims=True), EPS)
+    return jt, wt
+
+
+def body_gap(points: np.ndarray, body) -> np.ndarray:
+    """Signed distance of points to the body's bind-pose surface, by its nearest vertex (metres)."""
+    _, idx = cKDTree(body.positions).query(points)
+    return np.einsum("vi,vi->v", points - body.positions[idx], body.normals[idx])
+
+
+class GarmentSim:
+    """Simulates one garment on one avatar.
+
+    >>> sim = GarmentSim(garment, avatar)          # avatar: avatar.model.AvatarModel
+    >>> state = sim.reset(first_pose)              # settle in the rest pose, blend into the pose
+    >>> state = sim.step(pose)                     # each frame: a ClothState
+    >>> sim.skinned(pose)                          # the garment skinned only (no physics)
+    """
+
+    def __init__(self, garment: Garment, avatar, fabric: str | Fabric | None = None,
+                 settings: ClothSettings | None = None, proxies: BodyProxies | None = None):
+        garment.check_shapes()
+        self.garment, self.avatar = garment, avatar
+        self.settings = settings or ClothSettings()
+        if self.settings.world not in WORLDS:
+            raise WardrobeError(f"unknown cloth world '{self.settings.world}': use one of {', '.join(WORLDS)}.")
+        self.fabric = get_fabric(fabric if fabric is not None else garment.meta.fabric)
+        s, f = self.settings, self.fabric
+        self.time_step = s.time_step_s or f.time_step_s
+        self.substeps = int(s.substeps or f.substeps)
+        self.skeleton = sk = avatar.skeleton
+        self._inv_bind = np.linalg.inv(sk.bind_world)
+        body = avatar.body
+
+        # Render vertices: skin weights (transferred from the body when the garment has none).
+        if garment.joints is None:
+            self.joints, self.weights = transfer_weights(garment.positions, body, faces=garment.faces,
+                                                         skeleton=sk)
+        else:
+            names = garment.joint_names or sk.names
+            to_sk = np.array([sk.index(n) for n in names])
+            self.joints, self.weights = _top_influences(to_sk[garment.joints], garment.weights)
+        self.max_distance = garment.max_distance * f.max_distance_scale
+        pinned_render = garment.pin >= PIN_THRESHOLD
+        if pinned_render.any():  # ramp away from the pins: a jump from 0 tears the blend there
+            from_pin = cKDTree(garment.positions[pinned_render]).query(garment.positions)[0]
+            self.max_distance = np.minimum(self.max_distance, MAX_DISTANCE_SLOPE * from_pin)
+        gap = body_gap(garment.positions, body)
+        self.backstop = np.where(gap < BACKSTOP_RANGE_M, np.maximum(gap - s.backstop_slack_m, 0.0), np.inf)
+
+        # Sim mesh, its skin (from the nearest render vertex) and its rest edges.
+        self.sim: SimMesh = build_sim_mesh(garment, int(s.sim_vertices or f.sim_vertices))
+        self.sim.positions = np.asarray(self.sim.positions, np.float64)  # float32 files: no underflow in norms
+        _, nearest = cKDTree(garment.positions).query(self.sim.positions)
+        self.node_joints, self.node_weights = self.joints[nearest], self.weights[nearest]
+        self.node_max_distance = self.max_distance[nearest]
+        self.edges = unique_edges(self.sim.faces)
+        self.rest_lengths = np.linalg.norm(self.sim.positions[self.edges[:, 0]] - self.sim.positions[self.edges[:, 1]],
+                                           axis=1)
+        self._edge_count = np.bincount(self.edges.ravel(), minlength=len(self.sim.positions))
+        self._node_skin = SparseSkin(self.node_joints, self.node_weights, len(sk), self.sim.positions)
+        self._render_skinning = SparseSkin(self.joints, self.weights, len(sk), garment.positions, garment.normals)
+        self._normals = _Normals(garment.faces, len(garment.positions))
+        self._embedding = Embedding.of(self.sim)
+
+        # Bodies: the capsules near the garment, and one anchor frame per bone that pins nodes.
+        self.proxies = proxies or BodyProxies.for_avatar(avatar)
+        # Proxies the cloth can reach: near a vertex that may leave its skinned place, by that
+        # vertex's max distance plus a margin (pinned cloth never needs a proxy).
+        free = self.max_distance > 0
+        near = self.proxies.rest().distances(garment.positions[free]) - self.max_distance[free, None]
+        self.proxy_index = np.flatnonzero(near.min(axis=0) <= s.proxy_reach_m) if free.any() else np.zeros(0, int)
+        pinned = np.flatnonzero(self.sim.pin >= PIN_THRESHOLD)
+        bones = self._anchor_bones(pinned)
+        self.pinned, self.pin_bone = pinned[bones >= 0], bones[bones >= 0]
+        self.frame_bones = np.unique(self.pin_bone)
+        self.pin_frame = np.searchsorted(self.frame_bones, self.pin_bone)
+        self._reach_points = _reach_points(self.proxies, self.proxy_index)
+        self.tracked = np.unique(np.concatenate([self.proxies.bones[self.proxy_index], self.frame_bones]))
+        self.hips = sk.index(avatar.rig.hips)
+
+        self.world: ClothWorld | None = None
+        self.cloth = -1
+        self.frame = 0
+        self.resets = 0
+        self.jumps = 0
+        self._ramp = 1.0
+        self._prev: tuple | None = None  # (skin, ProxyPose, _Frames, nodes, skinned nodes)
+        self.failure = ""                # why the physics could not start (the garment is then skinned)
+        self.faults: dict[str, int] = {}  # resets by cause: nan, energy, stretch, drift
+
+    # -- public API -----------------------------------------------------------------------------------
+    def skinned(self, pose=None) -> ClothState:
+        """The garment skinned to the pose (the simulation-off look and the fallback)."""
+        skin = self._skin(pose)
+        nodes = self._node_skin.positions(skin)
+        return self._skinned_state(skin, nodes)
+
+    def reset(self, pose=None) -> ClothState:
+        """(Re)build the cloth: settle it in the rest pose, then blend the body into `pose`."""
+        self.frame = 0
+        skin = self._skin(pose)
+        if not self.settings.enabled:
+            self._prev = None
+            return self.skinned(pose)
+        t0 = time.perf_counter()
+        try:
+            nodes = self._rebuild(skin, self.settings.settle_steps, self.settings.enter_substeps)
+        except WardrobeError as exc:  # no physics for this garment: it stays skinned (the fallback)
+            self.close()
+            self.failure = str(exc)
+            return self.skinned(pose)
+        self.failure = ""
+        self._ramp = 1.0
+        state = self._output(skin, nodes)
+        state.timings_ms = {"reset": (time.perf_counter() - t0) * 1e3}
+        return state
+
+    def step(self, pose, dt: float | None = None) -> ClothState:
+        """Advance one frame to `pose`. dt (s), when given, sets the number of fixed substeps."""
+        if not self.settings.enabled or self.failure:
+            return self.skinned(pose)
+        if self._prev is None:
+            return self.reset(pose)
+        t0 = time.perf_counter()
+        self.frame += 1
+        skin = self._skin(pose)
+        frame_time = self.substeps * self.time_step if dt is None else float(dt)
+        prev_skin, prev_prox, prev_frames, prev_nodes, prev_skinned = self._prev
+        cur_prox = self.proxies.pose(skin, index=self.proxy_index)
+        cur_frames = self._frames(skin)
+        if self._is_jump(skin, prev_skin):
+            n, prev_prox, prev_frames, prev_nodes, prev_skinned = self._jump(skin, prev_skin, prev_prox, prev_frames,
+                                                                              prev_nodes, prev_skinned)
+            step_dt = self.time_step
+        else:
+            # Fixed steps, more of them (and shorter) when a proxy would sweep too far in one.
+            n = max(1, int(round(frame_time / self.time_step)))
+            sweep = _sweep(self._reach_points, prev_prox, cur_prox)
+            n = int(np.clip(np.ceil(sweep / self.settings.max_proxy_step_m), n, max(n, self.settings.max_substeps)))
+            step_dt = frame_time / n
+        t1 = time.perf_counter()
+        self._run(prev_prox, cur_prox, prev_frames, cur_frames, n, step_dt)
+        t2 = time.perf_counter()
+        nodes = self.world.nodes(self.cloth)
+        skinned_nodes = self._node_skin.positions(skin)
+        t3 = time.perf_counter()
+        fault = self._fault(nodes, skinned_nodes, prev_nodes, prev_skinned, n * step_dt)
+        if fault:
+            self.resets += 1
+            self.faults[fault] = self.faults.get(fault, 0) + 1
+            self._rebuild(skin, 0, self.settings.max_jump_substeps)
+            self._ramp = 0.0
+            state = self._skinned_state(skin, skinned_nodes)
+            state.fault = fault
+        else:
+            self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
+            self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
+            state = self._output(skin, nodes)
+        t4 = time.perf_counter()
+        state.timings_ms = {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3, "readback": (t3 - t2) * 1e3,
+                            "blend": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
+        return state
+
+    def close(self) -> None:
+        if self.world is not None:
+            self.world.close()
+            self.world = None
+        self._prev = None
+
+    def __enter__(self) -> "GarmentSim":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def simulated_render(self, state: ClothState) -> np.ndarray:
+        """The render mesh carried by the sim nodes alone (no max-distance clamp, no backstop)."""
+        return self._embedding.reconstruct(state.sim_positions)
+
+    # -- faults (also reachable for drills: push a node through the world) ---------------------------------
+    def push_node(self, node: int, force) -> None:
+        """Apply a force (N) to one sim node for the next frame (wind, pokes, fault drills)."""
+        self._running().push_node(self.cloth, node, force)
+
+    def kick(self, velocity) -> None:
+        """Set every sim node's velocity (m/s) now (gusts, fault drills)."""
+        self._running().set_cloth_velocity(self.cloth, velocity)
+
+    def _running(self) -> ClothWorld:
+        if self.world is None:
+            raise WardrobeError("the cloth is not running: call reset() first.")
+        return self.world
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _skin(self, pose) -> np.ndarray:
+        sk = self.skeleton
+        if pose is None:
+            world = sk.forward(sk.rest_rotations())
+        else:
+            world = sk.forward(pose.local_rotations, pose.root_offset)
+        return world @ self._inv_bind
+
+    def _is_jump(self, skin: np.ndarray, prev_skin: np.ndarray) -> bool:
+        """A pose jump: the hips move too far in one frame, or a joint does relative to the hips."""
+        s = self.settings
+        joints, prev = self._joints(skin), self._joints(prev_skin)
+        hips, prev_hips = self._hips_position(skin), self._hips_position(prev_skin)
+        if np.linalg.norm(hips - prev_hips) > s.jump_threshold_m:
+            return True
+        if len(joints) == 0:
+            return False
+        relative = np.linalg.norm((joints - hips) - (prev - prev_hips), axis=1).max()
+        return bool(relative > s.limb_jump_threshold_m)
+
+    def _hips_position(self, skin: np.ndarray) -> np.ndarray:
+        return skin[self.hips, :3, :3] @ self.skeleton.bind_world[self.hips, :3, 3] + skin[self.hips, :3, 3]
+
+    def _joints(self, skin: np.ndarray) -> np.ndarray:
+        """World positions of the joints this garment's capsules and anchors follow."""
+        b = self.tracked
+        return np.einsum("jik,jk->ji", skin[b, :3, :3], self.skeleton.bind_world[b, :3, 3]) + skin[b, :3, 3]
+
+    def _anchor_bones(self, nodes: np.ndarray) -> np.ndarray:
+        """The bone each pinned node rides: its heaviest trunk bone (hips, spine, clavicles), or -1
+        when the trunk holds too little of its weight (it is then left to its max distance). The
+        neck is left out: it turns with the head, and cloth pinned across it and the chest would
+        be torn between the two."""
+        rig = self.avatar.rig
+        trunk = [self.skeleton.index(n) for n in (rig.hips, *rig.spine, rig.limb("clavicle", "l"),
+                                                    rig.limb("clavicle", "r"))]
+        j, w = self.node_joints[nodes], self.node_weights[nodes]
+        trunk_w = np.where(np.isin(j, trunk), w, 0.0)
+        enough = trunk_w.sum(axis=1) >= ANCHOR_TRUNK_SHARE
+        bone = np.where(enough, j[np.arange(len(nodes)), trunk_w.argmax(axis=1)], -1)
+        # A bone holding only a few pins would tug them against their neighbours on another bone:
+        # those pins move to the node's heaviest bone among the well-populated ones.
+        counts = {b: int((bone == b).sum()) for b in set(bone.tolist()) - {-1}}
+        big = [b for b, c in counts.items() if c >= max(MIN_ANCHOR_NODES, MIN_ANCHOR_SHARE * enough.sum())]
+        small = np.isin(bone, [b for b in counts if b not in big])
+        allowed = np.where(np.isin(j, big), w, 0.0)
+        has = allowed.sum(axis=1) > 0
+        bone[small] = np.where(has[small], j[np.arange(len(nodes)), allowed.argmax(axis=1)][small], -1)
+        return bone
+
+    def _frames(self, skin: np.ndarray) -> _Frames:
+        world = skin[self.frame_bones] @ self.skeleton.bind_world[self.frame_bones]
+        rot = np.stack([_rigid(m)[:3, :3] for m in world]) if len(world) else np.zeros((0, 3, 3))
+        return _Frames(world[:, :3, 3].copy(), matrix_to_quat(rot) if len(rot) else np.zeros((0, 4)))
+
+    def _rebuild(self, skin: np.ndarray, settle_steps: int, enter_substeps: int) -> np.ndarray:
+        """New world with the cloth at rest in the rest pose; settle; carry it rigidly with the hips
+        into the pose and blend the rest of the way over substeps. Returns the node positions."""
+        if self.world is not None:
+            self.world.close()
+        f = self.fabric
+        deformable = self.settings.world == "deformable"
+        self.world = w = ClothWorld(self.time_step, self.settings.sdf_voxel_m,
+                                    gravity=(0.0, -9.81 * f.gravity_scale, 0.0), deformable=deformable)
+        eye = np.broadcast_to(np.eye(4), skin.shape).copy()
+        rest_prox = self.proxies.pose(eye, index=self.proxy_index)
+        rest_frames = self._frames(eye)
+        w.add_proxies(rest_prox, f.friction)
+        w.add_frames(rest_frames.positions, rest_frames.orientations)
+        area = self._sim_area()
+        mass = DEFORMABLE_MASS_KG if deformable else f.mass_kg_m2 * area
+        extra = DEFORMABLE_CLOTH if deformable else {}
+        self.cloth = w.add_cloth(self.sim.positions, self.sim.faces, mass=mass, margin=f.margin_m, **extra)
+        w.anchor(self.cloth, self.pinned, self.pin_frame)
+        for _ in range(settle_steps):
+            w.step()
+        # Rigid part: where the hips took the body.
+        g = _rigid(skin[self.hips])
+        start_skin = np.einsum("ij,njk->nik", g, eye)
+        w.move_cloth(self.cloth, g[:3, :3], g[:3, 3])
+        start_prox = self.proxies.pose(start_skin, index=self.proxy_index)
+        start_frames = self._frames(start_skin)
+        cur_prox = self.proxies.pose(skin, index=self.proxy_index)
+        cur_frames = self._frames(skin)
+        residual = np.linalg.norm(self._joints(skin) - self._joints(start_skin), axis=1).max()
+        n = int(np.clip(np.ceil(residual / self.settings.jump_step_m), 1, max(enter_substeps, 1)))
+        self._run(start_prox, cur_prox, start_frames, cur_frames, n)
+        # Come to rest in the pose: bodies still, so the next frame starts from zero velocity.
+        zero = np.zeros_like(cur_prox.centres)
+        w.move_proxies(cur_prox.centres, cur_prox.orientations, zero, zero)
+        nodes = w.nodes(self.cloth)
+        skinned_nodes = self._node_skin.positions(skin)
+        self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
+        return nodes
+
+    def _sim_area(self) -> float:
+        p = self.sim.positions[self.sim.faces]
+        return float(0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1).sum())
+
+    def _run(self, p0: ProxyPose, p1: ProxyPose, f0: _Frames, f1: _Frames, n: int, dt: float | None = None) -> None:
+        """n solver steps of dt with the proxies and anchor frames moving from pose 0 to pose 1."""
+        w = self.world
+        dt = self.time_step if dt is None else dt
+        w.set_time_step(dt)
+        span = n * dt
+        lin = (p1.centres - p0.centres) / span
+        ang = angular_velocity(p0.orientations, p1.orientations, span)
+        f_lin = (f1.positions - f0.positions) / span
+        f_ang = (angular_velocity(f0.orientations, f1.orientations, span) if len(f0.positions)
+                 else np.zeros((0, 3)))
+        for k in range(1, n + 1):
+            t = k / n
+            w.move_proxies((1 - t) * p0.centres + t * p1.centres, _nlerp(p0.orientations, p1.orientations, t),
+                            lin, ang)
+            if len(f0.positions):
+                w.move_frames((1 - t) * f0.positions + t * f1.positions,
+                              _nlerp(f0.orientations, f1.orientations, t), f_lin, f_ang)
+            w.step()
+
+    def _jump(self, skin, prev_skin, prev_prox, prev_frames, prev_nodes, prev_skinned):
+        """A pose jump: carry everything rigidly with the hips now, spread the rest over substeps."""
+        self.jumps += 1
+        g = _rigid(skin[self.hips]) @ np.linalg.inv(_rigid(prev_skin[self.hips]))
+        r, t = g[:3, :3], g[:3, 3]
+        self.world.move_cloth(self.cloth, r, t)
+        moved_skin = np.einsum("ij,njk->nik", g, prev_skin)
+        if self.settings.jump_mode == "teleport":  # the rest of the jump happens at once, without sweeping
+            return self.substeps, self.proxies.pose(skin, index=self.proxy_index), self._frames(skin), \
+                prev_nodes @ r.T + t, prev_skinned @ r.T + t
+        prox = self.proxies.pose(moved_skin, index=self.proxy_index)
+        frames = self._frames(moved_skin)
+        residual = np.linalg.norm(self._joints(skin) - self._joints(moved_skin), axis=1).max()
+        n = int(np.clip(np.ceil(residual / self.settings.jump_step_m), self.substeps, self.settings.max_jump_substeps))
+        return n, prox, frames, prev_nodes @ r.T + t, prev_skinned @ r.T + t
+
+    def _fault(self, nodes, skinned, prev_nodes, prev_skinned, span: float) -> str:
+        if not np.isfinite(nodes).all():
+            return "nan"
+        rel = ((nodes - prev_nodes) - (skinned - prev_skinned)) / span
+        speed2 = np.einsum("vi,vi->v", rel, rel)
+        if speed2.max() > FAULT_SPEED_M_S ** 2 or 0.5 * speed2.mean() > FAULT_ENERGY_J_KG:
+            return "energy"
+        ratio = self._edge_ratio(nodes)
+        if ratio.max() > FAULT_STRETCH:
+            return "stretch"
+        off = np.linalg.norm(nodes - skinned, axis=1) - self.node_max_distance
+        if off.max() > FAULT_DRIFT_M:
+            return "drift"
+        return ""
+
+    def _edge_ratio(self, nodes: np.ndarray) -> np.ndarray:
+        d = nodes[self.edges[:, 0]] - nodes[self.edges[:, 1]]
+        return np.sqrt(np.einsum("ei,ei->e", d, d)) / np.maximum(self.rest_lengths, EPS)
+
+    def _node_strain(self, ratio: np.ndarray) -> np.ndarray:
+        acc = np.bincount(self.edges[:, 0], ratio, len(self.sim.positions))
+        acc += np.bincount(self.edges[:, 1], ratio, len(self.sim.positions))
+        return acc / np.maximum(self._edge_count, 1)
+
+    def _render_skin(self, skin):
+        return self._render_skinning.positions_normals(skin)
+
+    def _skinned_state(self, skin, nodes) -> ClothState:
+        pos, _ = self._render_skin(skin)
+        ratio = self._edge_ratio(nodes)
+        strain = self._embedding.interpolate(self._node_strain(ratio))
+        return ClothState(pos, self._normals(pos), strain, nodes, False, self.frame,
+                          self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
+                          stretch_max=float(ratio.max()))
+
+    def _output(self, skin, nodes) -> ClothState:
+        sim = self.sim
+        skinned, skinned_n = self._render_skin(skin)
+        simulated = self._embedding.reconstruct(nodes)
+        delta = simulated - skinned
+        length = np.linalg.norm(delta, axis=1)
+        delta *= np.minimum(1.0, self.max_distance / np.maximum(length, EPS))[:, None]
+        inward = np.einsum("vi,vi->v", delta, skinned_n)
+        over = np.minimum(inward + self.backstop, 0.0)  # < 0 where the vertex went too far in
+        delta -= over[:, None] * skinned_n
+        pos = skinned + self._ramp * delta
+        ratio = self._edge_ratio(nodes)
+        strain = self._embedding.interpolate(self._node_strain(ratio))
+        drift = 0.0
+        if len(self.pinned):
+            frames = skin[self.pin_bone]
+            target = np.einsum("pij,pj->pi", frames[:, :3, :3], self.sim.positions[self.pinned]) + frames[:, :3, 3]
+            drift = float(np.linalg.norm(nodes[self.pinned] - target, axis=1).max())
+        return ClothState(pos, self._normals(pos), strain, nodes, True, self.frame,
+                          self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
+                          stretch_max=float(ratio.max()), anchor_drift_m=drift)

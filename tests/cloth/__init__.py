@@ -1,0 +1,1 @@
+"""Tests for avatar_wardrobe.cloth: PyBullet cloth (real DIRECT worlds) on the real default avatars."""

@@ -1,0 +1,41 @@
+"""`avatar-wardrobe bench cloth` runs end to end on a short motion and prints a table plus one JSON line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from avatar_wardrobe.cli import main
+from avatar_wardrobe.cloth.bench import random_motion
+
+
+def test_bench_cloth_prints_table_and_json(capsys):
+    code = main(["bench", "cloth", "--json", "--vertices", "300", "--seconds", "0.4", "--garments", "shirt",
+                 "--baseline-frames", "2", "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    data = json.loads(out[-1])
+    assert "garment" in out[0] and data["benchmark"] == "cloth"
+    (row,) = data["results"]
+    assert row["garment"] == "shirt" and row["sim_vertices"] <= 300
+    for key in ("ms_per_frame_median", "steps_per_second", "inside_share_max", "inside_depth_max_cm",
+                "stretch_p99_max", "anchor_drift_max_cm", "resets"):
+        assert row[key] is not None, key
+    assert row["deformable"]["steps_per_second"] > 0 and row["speedup_steps_per_second"] > 1
+    assert data["machine"]["cpus"] >= 1
+
+
+def test_bench_rejects_bad_vertex_lists(capsys):
+    assert main(["bench", "cloth", "--vertices", "lots"]) == 2
+    assert "--vertices" in capsys.readouterr().err
+
+
+def test_random_motion_is_smooth_with_rare_jumps(avatar, motion):
+    poses = list(random_motion(avatar, motion, frames=700, fps=30.0, seed=1))
+    assert len(poses) == 700
+    sk = avatar.skeleton
+    pos = np.stack([sk.positions(p.local_rotations, p.root_offset) for p in poses])
+    step = np.linalg.norm(np.diff(pos, axis=0), axis=2).max(axis=1)
+    jumps = np.flatnonzero(step > 0.25)
+    assert 1 <= len(jumps) <= 2                       # one teleport every 20 s
+    assert np.median(step) < 0.05                     # otherwise it moves like a body
