@@ -19,13 +19,15 @@ CATALOG = MODELS_DIR / "garments" / "catalog.json"
 OUT_DIR = Path("out")
 GARMENT_KEYS = "123456"
 HUD_PERIOD_S = 0.25
+MAX_CAPTURED_POSES = 30 * 60 * 10  # ten minutes at 30 fps
 LIVE_MSAA = 0            # the live window skips multisampling: it costs a third of the frame on a CPU
 PANEL_OFFSET_M = -0.4    # aim the camera left of the avatar so the panel does not cover it
 # Features that later stages provide; their controls are disabled, with the reason, until they land.
 FEATURES = {
     "cloth": ("avatar_wardrobe.cloth.simulator", "cloth simulation is not installed in this build"),
     "fitmap": ("avatar_wardrobe.cloth.fit", "the fit map needs the cloth stage"),
-    "refine": ("avatar_wardrobe.refine.runner", "the refinement pass is not installed in this build"),
+    "refine": ("avatar_wardrobe.render.refine_window",
+               "refinement in the live window is not built yet: use --refine on demo/render"),
     "ar": ("avatar_wardrobe.render.ar_window", "AR in the live window is not built yet: use `avatar-wardrobe ar`"),
     "export_motion": ("avatar_wardrobe.record.gltf_anim", "motion export is not installed in this build"),
     "export_dressed": ("avatar_wardrobe.garments.export", "dressed-avatar export is not installed in this build"),
@@ -75,6 +77,8 @@ class WardrobeApp:
         self.wardrobe.follow(source if source is not None else self.scene.motion.path)
         self._hud_time = 0.0
         self.base.taskMgr.add(self._hud, "avatar_wardrobe.hud", sort=50)
+        self.poses: list = []
+        self.base.taskMgr.add(self._capture_pose, "avatar_wardrobe.capture_pose", sort=51)
 
     # -- UI -----------------------------------------------------------------------------------
     def _build_panel(self) -> None:
@@ -98,7 +102,8 @@ class WardrobeApp:
         for name, value, lo, hi in (("height", 1.7, 1.4, 2.0), ("mass", 70, 40, 120), ("gender", 0.5, 0, 1)):
             p.slider(name, f"ui-body-{name}", value, lo, hi, reason)
         p.heading("View")
-        p.row([Control("cloth", "ui-cloth", toggle=True, disabled_reason=missing("cloth")),
+        p.row([Control("cloth", "ui-cloth", toggle=True, checked=self.wardrobe.cloth_enabled,
+                       disabled_reason=missing("cloth")),
                Control("fit map", "ui-fitmap", toggle=True, disabled_reason=missing("fitmap"))])
         p.row([Control("refine", "ui-refine", toggle=True, disabled_reason=missing("refine")),
                Control("AR", "ui-ar", toggle=True, disabled_reason=missing("ar")),
@@ -118,7 +123,9 @@ class WardrobeApp:
         b = self.base
         handlers = {"ui-equip": self.equip_type, "ui-undress": self.undress, "ui-size": self.set_size,
                     "ui-variant": self.next_variant, "ui-body": self.set_body, "ui-mirror": self.set_mirror,
-                    "ui-screenshot": self.screenshot, "ui-record": self.set_recording}
+                    "ui-screenshot": self.screenshot, "ui-record": self.set_recording,
+                    "ui-cloth": self.wardrobe.set_cloth, "ui-fitmap": self.set_fit_map,
+                    "ui-export-motion": self.export_motion, "ui-export-dressed": self.export_dressed}
         for event, handler in handlers.items():
             b.accept(event, handler)
         for i, t in enumerate(sorted(self.catalog)[:len(GARMENT_KEYS)]):
@@ -126,6 +133,9 @@ class WardrobeApp:
         for key, s in zip("smlx", SIZES):
             b.accept(key, self.set_size, [s])
         b.accept("v", self.next_variant)
+        if not missing("cloth"):
+            b.accept("c", lambda: self.wardrobe.set_cloth(not self.wardrobe.cloth_enabled))
+            b.accept("f", lambda: self.set_fit_map(not self.wardrobe.fit_map))
         b.accept("m", lambda: self.set_mirror(not self.mirror))
         b.accept("p", self.screenshot)
         b.accept("o", lambda: self.set_recording(self.recorder is None))
@@ -184,6 +194,50 @@ class WardrobeApp:
         lens = self.base.camLens
         lens.setViewMat(Mat4.scaleMat(-1, 1, 1) if self.mirror else Mat4.identMat())
         self.base.render.setAttrib(CullFaceAttrib.makeReverse() if self.mirror else CullFaceAttrib.makeDefault())
+
+    def set_fit_map(self, on: bool) -> None:
+        if on and not self.wardrobe.cloth_enabled:
+            self.wardrobe.set_cloth(True)
+        self.wardrobe.set_fit_map(on)
+
+    def _capture_pose(self, task):
+        """Keep this session's poses in memory for a motion export (capped, nothing written)."""
+        pose = self.wardrobe.pose
+        if pose is not None and (not self.poses or self.poses[-1] is not pose):
+            self.poses.append(pose)
+            del self.poses[:-MAX_CAPTURED_POSES]
+        return task.cont
+
+    def export_motion(self) -> list[Path]:
+        """Write the motion seen so far as a glTF animation (.glb with the avatar) and a BVH."""
+        import numpy as np
+
+        from ..record.bvh import write_bvh
+        from ..record.gltf_anim import JointAnimation, write_gltf_animation
+
+        if len(self.poses) < 2:
+            self.panel.show_status("nothing to export yet: let the avatar move first")
+            return []
+        times = np.arange(len(self.poses)) / self.scene.render.fps
+        anim = JointAnimation(times, np.array([p.local_rotations for p in self.poses]),
+                              np.array([p.root_offset for p in self.poses]))
+        OUT_DIR.mkdir(exist_ok=True)
+        stem = OUT_DIR / time.strftime("motion_%Y%m%d_%H%M%S")
+        avatar = self.wardrobe.avatar
+        paths = [write_gltf_animation(avatar.path, avatar.skeleton, anim, stem.with_suffix(".glb")),
+                 write_bvh(avatar.skeleton, avatar.solver.rest.body, anim, stem.with_suffix(".bvh"))]
+        self.panel.show_status(f"saved {paths[0]} and {paths[1].name}")
+        return paths
+
+    def export_dressed(self) -> Path:
+        """Write the avatar with what it wears now as one .glb (opens in Blender)."""
+        from ..garments.export import export_dressed
+
+        OUT_DIR.mkdir(exist_ok=True)
+        garments = [w.garment for w in self.wardrobe._worn.values()]
+        path = export_dressed(self.wardrobe.avatar.path, garments, OUT_DIR / time.strftime("dressed_%Y%m%d_%H%M%S.glb"))
+        self.panel.show_status(f"saved {path}")
+        return path
 
     def screenshot(self) -> Path:
         OUT_DIR.mkdir(exist_ok=True)

@@ -27,6 +27,7 @@ class Control:
     args: list = field(default_factory=list)
     disabled_reason: str = ""
     toggle: bool = False
+    checked: bool = False
 
 
 class Panel:
@@ -60,6 +61,8 @@ class Panel:
                 widget = DirectCheckButton(boxPlacement="left", **kwargs)
                 widget["extraArgs"] = [c.event, c.args]
                 widget["command"] = lambda checked, ev=c.event, args=c.args: self._send(ev, args + [bool(checked)])
+                widget["indicatorValue"] = c.checked
+                widget.setIndicatorValue()
             else:
                 widget = DirectButton(**kwargs)
             if c.disabled_reason:

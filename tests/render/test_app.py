@@ -22,8 +22,15 @@ if types:
     app.base.messenger.send("ui-equip", [types[0]])
 app.step(5)
 after = sorted(g.name for g in app.wardrobe.outfit.items())
+app.base.messenger.send("ui-export-dressed")
+app.base.messenger.send("ui-export-motion")
+app.base.messenger.send("ui-cloth", [False])
+app.step(2)
+import pathlib
+exports = sorted(p.suffix for p in pathlib.Path("out").glob("*"))
 app.base.screenshot(sys.argv[1], defaultFilename=False)
-print(json.dumps({"before": before, "after": after, "types": types}))
+print(json.dumps({"before": before, "after": after, "types": types, "exports": exports,
+                  "cloth": app.wardrobe.cloth_enabled}))
 """
 
 
@@ -55,3 +62,5 @@ def test_app_window_shows_ui_and_equips(xvfb, tmp_path):
     assert state["types"], "no garments in models/garments/catalog.json: run `make garments`"
     equipped = f"{state['types'][0]}_M"
     assert equipped not in state["before"] and equipped in state["after"], state
+    assert state["exports"] == [".bvh", ".glb", ".glb"], "dressed .glb, motion .glb and .bvh"
+    assert state["cloth"] is False
