@@ -262,6 +262,19 @@ class Wardrobe:
         if self.pose is not None and self._worn:
             self._dress(self.pose)
 
+    def _rest_fit(self, worn: "_Worn") -> np.ndarray:
+        """Strain the garment needs to clear this body at rest (a small size shows red where it is
+        tight even before it moves); computed once per worn garment."""
+        if worn.rest_fit is None:
+            from ..cloth.fit import clearance_strain
+
+            body = self.avatar.body
+            margin = worn.sim.fabric.margin_m if worn.sim is not None else 0.0
+            g = worn.garment
+            worn.rest_fit, _ = clearance_strain(g.positions.astype(np.float64), g.positions.astype(np.float64),
+                                                g.faces, body.positions, body.normals, margin)
+        return worn.rest_fit
+
     def _update_order(self) -> None:
         for rank, garment in enumerate(self.outfit.items()):
             worn = self._worn.get(garment.meta.slot)
@@ -283,7 +296,7 @@ class Wardrobe:
                 if self.fit_map:
                     from ..cloth.fit import strain_colors
 
-                    worn.view.set_colors(strain_colors(state.strain))
+                    worn.view.set_colors(strain_colors(np.maximum(state.strain, self._rest_fit(worn))))
                 continue
             if matrices is None:
                 matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
@@ -317,3 +330,4 @@ class _Worn:
     view: GarmentView
     joints: np.ndarray  # skin joint indices into the avatar skeleton
     sim: object | None = None  # cloth.simulator.GarmentSim when the cloth is simulated
+    rest_fit: np.ndarray | None = None  # per-vertex strain to clear the body at rest (fit map)
