@@ -31,6 +31,12 @@ _EXPORTS = {
     "Landmarks": "records",
     "Pose": "records",
     "WardrobeError": "errors",
+    "Garment": "garments.garment",
+    "load_garment": "garments.garment_io",
+    "Outfit": "garments.wardrobe",
+    "export_dressed": "garments.export",
+    "PoseFilter": "retarget.pose_filter",
+    "GarmentSim": "cloth.simulator",
     "load_scene": "settings",
 }
 __all__ = sorted(_EXPORTS)
