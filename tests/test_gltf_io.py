@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from garment_fixtures import pack_glb, split_glb
 
 from avatar_wardrobe import gltf_io
 from avatar_wardrobe.errors import WardrobeError
@@ -150,22 +151,6 @@ def test_validator_cases_give_a_clear_error(testdata, name):
 
 # --- hand-made corruptions of RiggedSimple.glb -----------------------------------------------
 
-def _split(data: bytes) -> tuple[dict, bytes]:
-    json_len = struct.unpack_from("<I", data, 12)[0]
-    bin_at = 20 + json_len
-    bin_len = struct.unpack_from("<I", data, bin_at)[0]
-    return json.loads(data[20:bin_at]), data[bin_at + 8:bin_at + 8 + bin_len]
-
-
-def _pack(doc: dict, bin_chunk: bytes) -> bytes:
-    text = json.dumps(doc).encode()
-    text += b" " * (-len(text) % 4)
-    bin_chunk += b"\0" * (-len(bin_chunk) % 4)
-    body = (struct.pack("<I4s", len(text), b"JSON") + text + struct.pack("<I4s", len(bin_chunk), b"BIN\0")
-            + bin_chunk)
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
-
-
 @pytest.fixture
 def rigged_simple(testdata) -> bytes:
     return (testdata / "gltf" / "RiggedSimple.glb").read_bytes()
@@ -173,7 +158,7 @@ def rigged_simple(testdata) -> bytes:
 
 def test_repacking_keeps_the_model_valid(rigged_simple, tmp_path):
     path = tmp_path / "repacked.glb"
-    path.write_bytes(_pack(*_split(rigged_simple)))
+    path.write_bytes(pack_glb(*split_glb(rigged_simple)))
     gltf_io.validate(path)
 
 
@@ -200,12 +185,12 @@ def test_flipped_bytes_in_the_json_chunk(rigged_simple, tmp_path, at):
 @pytest.mark.parametrize("accessor", range(10))
 @pytest.mark.parametrize("keep_buffer_view", [True, False])
 def test_huge_accessor_count(rigged_simple, tmp_path, accessor, keep_buffer_view):
-    doc, bin_chunk = _split(rigged_simple)
+    doc, bin_chunk = split_glb(rigged_simple)
     doc["accessors"][accessor]["count"] = 10**9
     if not keep_buffer_view:
         del doc["accessors"][accessor]["bufferView"]
     path = tmp_path / "huge.glb"
-    path.write_bytes(_pack(doc, bin_chunk))
+    path.write_bytes(pack_glb(doc, bin_chunk))
     message = _rejection(path)
     assert re.search(rf"accessor {accessor} .*(needs \d+ bytes|declares 1000000000 elements)", message), message
     with pytest.raises(WardrobeError):  # load() alone does not check, but decoding still refuses
@@ -214,23 +199,23 @@ def test_huge_accessor_count(rigged_simple, tmp_path, accessor, keep_buffer_view
 
 @pytest.mark.timeout(10)
 def test_joint_index_beyond_the_skin(rigged_simple, tmp_path):
-    doc, bin_chunk = _split(rigged_simple)
+    doc, bin_chunk = split_glb(rigged_simple)
     joints = doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"]["JOINTS_0"]]
     start = doc["bufferViews"][joints["bufferView"]].get("byteOffset", 0) + joints.get("byteOffset", 0)
     data = bytearray(bin_chunk)
     struct.pack_into("<H", data, start, 200)  # unsigned short joint index of vertex 0
     path = tmp_path / "joint.glb"
-    path.write_bytes(_pack(doc, bytes(data)))
+    path.write_bytes(pack_glb(doc, bytes(data)))
     message = _rejection(path)
     assert re.search(r"JOINTS_0 .* joint index 200 at vertex 0, but skin 0 has only 2 joints", message), message
 
 
 @pytest.mark.timeout(10)
 def test_skin_joint_beyond_the_nodes(rigged_simple, tmp_path):
-    doc, bin_chunk = _split(rigged_simple)
+    doc, bin_chunk = split_glb(rigged_simple)
     doc["skins"][0]["joints"] = [3, 99]
     path = tmp_path / "skin.glb"
-    path.write_bytes(_pack(doc, bin_chunk))
+    path.write_bytes(pack_glb(doc, bin_chunk))
     assert "refers to joint node 99" in _rejection(path)
     with pytest.raises(WardrobeError):
         gltf_io.read_skin(gltf_io.load(path))
@@ -246,10 +231,10 @@ def test_skin_joint_beyond_the_nodes(rigged_simple, tmp_path):
     (lambda d: d["meshes"][0]["primitives"][0]["attributes"].update(POSITION=2.5), r"accessor 2\.5"),
 ], ids=["self-child", "list-component-type", "odd-stride", "gltf-1", "nodes-not-array", "float-index"])
 def test_mistyped_json_is_reported(rigged_simple, tmp_path, mutate, pattern):
-    doc, bin_chunk = _split(rigged_simple)
+    doc, bin_chunk = split_glb(rigged_simple)
     mutate(doc)
     path = tmp_path / "mistyped.glb"
-    path.write_bytes(_pack(doc, bin_chunk))
+    path.write_bytes(pack_glb(doc, bin_chunk))
     message = _rejection(path)
     assert re.search(pattern, message), message
 

@@ -8,7 +8,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import struct
 import sys
 import time
 from pathlib import Path

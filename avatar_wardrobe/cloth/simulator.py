@@ -597,7 +597,6 @@ class GarmentSim:
                           stretch_max=float(ratio.max()))
 
     def _output(self, skin, nodes) -> ClothState:
-        sim = self.sim
         skinned, skinned_n = self._render_skin(skin)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned

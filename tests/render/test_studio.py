@@ -19,7 +19,7 @@ SETTLE_FRAMES = 12
 @pytest.fixture(scope="module")
 def scene(panda_base):
     model = load_avatar(AVATAR)
-    studio = Studio(panda_base, model.height_m, pbr=True, msaa=0)
+    Studio(panda_base, model.height_m, pbr=True, msaa=0)
     grabber = FrameGrabber(panda_base)
     empty = grabber.render()
     wardrobe = Wardrobe(panda_base, model)

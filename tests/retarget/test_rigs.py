@@ -128,7 +128,7 @@ def test_mixamo_names_are_detected_with_their_prefix():
 
 
 def test_user_toml_map_drives_a_rig_like_the_built_in_one(testdata, tmp_path):
-    lines = [f'name = "my_figure"', f'hips = "{RIGGED_FIGURE.hips}"',
+    lines = ['name = "my_figure"', f'hips = "{RIGGED_FIGURE.hips}"',
              "spine = [" + ", ".join(f'"{s}"' for s in RIGGED_FIGURE.spine) + "]",
              f'neck = "{RIGGED_FIGURE.neck}"', f'head = "{RIGGED_FIGURE.head}"']
     lines += [f'{key} = "{joint}"' for key, joint in RIGGED_FIGURE.limbs.items()]
