@@ -27,6 +27,43 @@ def register(subparsers, bench_subparsers) -> None:
     m.add_argument("--avatar", default=None, help="avatar to fit it on (default: the default avatar)")
     m.set_defaults(handler=_import_mhclo)
 
+    e = subparsers.add_parser("export-dressed", help="write the dressed avatar (.glb) for a look in Blender")
+    e.add_argument("--out", required=True, help=".glb to write")
+    e.add_argument("--avatar", default=None, help="avatar .glb or bundled name (default: the scene's)")
+    e.add_argument("--garment", action="append", default=None,
+                   help="garment file relative to models/ (repeatable; default: the scene's outfit)")
+    e.add_argument("--scene", default=None)
+    e.set_defaults(handler=_export_dressed)
+
+
+def _export_dressed(args) -> dict:
+    """The scene's (or the given) outfit fitted to the avatar, written as one .glb."""
+    from ..avatar.model import load_avatar
+    from ..settings import load_scene, model_path
+    from .export import export_dressed
+    from .fitting import fit_to_avatar, transfer_weights
+    from .garment_io import DEFAULT_SOURCE_AVATAR, load_garment
+    from .wardrobe import Outfit
+
+    scene = load_scene(args.scene)
+    avatar_path = model_path(args.avatar or scene.avatar.path)
+    if not avatar_path.suffix:
+        avatar_path = model_path(f"avatar/{args.avatar}.glb")
+    avatar = load_avatar(avatar_path)
+    outfit = Outfit()
+    for name in args.garment or scene.outfit:
+        garment = load_garment(model_path(name))
+        if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != avatar.path.stem:
+            garment = fit_to_avatar(garment, avatar.path)
+        elif garment.joints is None:
+            garment = transfer_weights(garment, avatar.body, avatar.skeleton)
+        outfit.equip(garment)
+    worn = outfit.items()
+    out = export_dressed(avatar.path, worn, args.out)
+    names = ", ".join(g.name for g in worn)
+    return {"out": str(out), "avatar": avatar.path.name, "garments": [g.name for g in worn],
+            "table": f"wrote {out}: {avatar.path.name} wearing {names}"}
+
 
 def _check(args) -> int:
     from .validate import check_files, report_json, report_text
