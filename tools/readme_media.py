@@ -23,6 +23,8 @@ JPEG_QUALITY = 85
 GARMENT_TYPES = ("tshirt", "longsleeve", "jacket", "trousers", "skirt", "dress")
 SIZES = ("S", "M", "L", "XL")
 XVFB_DISPLAY = ":91"
+GIF_TILE_PX = 180
+GIF_FRAME_STEP = 2
 
 
 def save(image: np.ndarray, name: str) -> Path:
@@ -45,6 +47,26 @@ def demo_side_by_side(args) -> None:
     if not demo:
         raise SystemExit("out/demo.mp4 is missing: run `make demo` first")
     save(np.hstack([np.vstack([square(clip[i]), square(demo[i])]) for i in DEMO_FRAMES]), "demo_side_by_side.jpg")
+
+
+def demo_gif(args) -> None:
+    """The clip beside the avatar, animated (GIF through imageio-ffmpeg's bundled ffmpeg)."""
+    import imageio_ffmpeg
+
+    demo, clip = read_video(REPO / "out" / "demo.mp4"), read_video(CLIP)
+    frames = [np.hstack([square(clip[i], GIF_TILE_PX), square(demo[i], GIF_TILE_PX)])
+              for i in range(0, min(len(demo), len(clip)), GIF_FRAME_STEP)]
+    DOCS.mkdir(exist_ok=True)
+    out = DOCS / "demo.gif"
+    gen = imageio_ffmpeg.write_frames(str(out), (2 * GIF_TILE_PX, GIF_TILE_PX), fps=30 / GIF_FRAME_STEP, codec="gif",
+                                      pix_fmt_in="bgr24", pix_fmt_out="pal8", macro_block_size=1,
+                                      output_params=["-vf", "split[a][b];[a]palettegen=max_colors=96[p];[b][p]paletteuse",
+                                                     "-loop", "0"], ffmpeg_log_level="error")
+    gen.send(None)
+    for frame in frames:
+        gen.send(np.ascontiguousarray(frame))
+    gen.close()
+    print(f"wrote {out}")
 
 
 def _studio(size=(360, 480)):
@@ -125,7 +147,7 @@ def app_screenshot(args) -> None:
     save(cv2.imread(str(shot)), "app.jpg")
 
 
-JOBS = {"demo": demo_side_by_side, "wardrobe": wardrobe_sheet, "fitmap": fit_map, "ar": ar_pictures,
+JOBS = {"demo": demo_side_by_side, "gif": demo_gif, "wardrobe": wardrobe_sheet, "fitmap": fit_map, "ar": ar_pictures,
         "app": app_screenshot}
 
 
