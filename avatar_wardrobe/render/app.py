@@ -70,6 +70,10 @@ class WardrobeApp:
         self.catalog = load_catalog()
         self.size = "M"
         self.garment_type: dict[str, str] = {}  # slot -> type
+        self.variant: dict[str, str] = {}        # slot -> colour variant name
+        for garment in self.wardrobe.outfit.items():  # the scene's outfit
+            if garment.meta.kind in self.catalog:
+                self.garment_type[garment.meta.slot] = garment.meta.kind
         self.recorder = None
         self.mirror = False
         self._build_panel()
@@ -171,15 +175,15 @@ class WardrobeApp:
             self.equip_type(garment_type)
 
     def next_variant(self) -> None:
-        for slot in list(self.garment_type):
-            garment = self.wardrobe.outfit[slot]
-            names = list(garment.meta.variants)
-            if names:
-                current = getattr(garment, "_variant", None)
-                nxt = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
-                path = self.catalog[self.garment_type[slot]].get(self.size)
-                g = self.wardrobe.equip(path, variant=nxt)
-                g._variant = nxt
+        """Every worn garment to its next colour variant."""
+        for slot, garment_type in list(self.garment_type.items()):
+            names = list(self.wardrobe.outfit[slot].meta.variants)
+            if not names:
+                continue
+            current = self.variant.get(slot)
+            nxt = names.index(current) + 1 if current in names else 1  # the file shows variant 0
+            self.variant[slot] = names[nxt % len(names)]
+            self.wardrobe.equip(self.catalog[garment_type].get(self.size), variant=self.variant[slot])
 
     def set_body(self, name: str) -> None:
         self.wardrobe.set_body(name)
