@@ -35,7 +35,7 @@ from avatar_wardrobe.glb_writer import (ARRAY_BUFFER, CLAMP_TO_EDGE, FLOAT, LINE
 # --- reference body and sizes ---------------------------------------------------------------
 REFERENCE = "female_165_58"  # models/avatar/<name>.json: its exact anny phenotype; size M is made for it
 SIZE_EASE_M = {"S": 0.006, "M": 0.012, "L": 0.020, "XL": 0.030}  # offset along the body normal
-TIGHT_EASE_S_M = -0.003  # size S on chest and waist: tighter than the body, so cloth strain shows it
+TIGHT_EASE_S_M = 0.001  # size S on chest and waist: 1 mm off the skin (tight, never inside), so cloth strain shows it
 TIGHT_SIZES = ("S",)
 CLEARANCE_M = 0.004  # after smoothing, every vertex is pushed out to min(its offset, this)
 PUSH_ITERATIONS = 6
