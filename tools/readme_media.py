@@ -90,8 +90,7 @@ def wardrobe_sheet(args) -> None:
     wardrobe.set_cloth(False)
     tiles = []
     for kind in GARMENT_TYPES:
-        for slot in list(wardrobe._worn):
-            wardrobe.unequip(slot)
+        wardrobe.undress()
         if kind == "jacket":
             wardrobe.equip("garments/tshirt_M.glb")
         wardrobe.equip(f"garments/{kind}_M.glb")
@@ -107,8 +106,7 @@ def fit_map(args) -> None:
 
     tiles = []
     for size in ("S", "XL"):
-        for slot in list(wardrobe._worn):
-            wardrobe.unequip(slot)
+        wardrobe.undress()
         wardrobe.set_cloth(True)
         wardrobe.set_fit_map(True)
         wardrobe.equip(f"garments/tshirt_{size}.glb")

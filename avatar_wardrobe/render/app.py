@@ -238,7 +238,7 @@ class WardrobeApp:
         from ..garments.export import export_dressed
 
         OUT_DIR.mkdir(exist_ok=True)
-        garments = [w.garment for w in self.wardrobe._worn.values()]
+        garments = self.wardrobe.worn()
         path = export_dressed(self.wardrobe.avatar.path, garments, OUT_DIR / time.strftime("dressed_%Y%m%d_%H%M%S.glb"))
         self.panel.show_status(f"saved {path}")
         return path
@@ -282,7 +282,7 @@ class WardrobeApp:
             self._hud_time = now
             fps = self.base.clock.getAverageFrameRate()
             stages = "  ".join(f"{k} {v:.1f}" for k, v in self.wardrobe.timings_ms.items())
-            tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[self.wardrobe._tracking]
+            tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[self.wardrobe.tracking]
             self.panel.hud.setText(f"{fps:.0f} fps   {tracking}\n{stages} ms")
         return task.cont
 

@@ -47,7 +47,7 @@ class ArView:
 
     def body_as_occluder(self, on: bool) -> None:
         """The avatar's skin writes depth but no colour (garments stay visible on top of it)."""
-        for geom in self.wardrobe.actor._body_geoms:
+        for geom in self.wardrobe.actor.body_geoms:
             if on:
                 geom.setAttrib(ColorWriteAttrib.make(ColorWriteAttrib.C_off), 1)
             else:

@@ -82,6 +82,11 @@ class AvatarActor:
         for ctrl, row in zip(self.controls, rows.tolist()):
             ctrl.setMat(LMatrix4f(*row))
 
+    @property
+    def body_geoms(self) -> list[NodePath]:
+        """The avatar's own GeomNodes (not garments attached later)."""
+        return list(self._body_geoms)
+
     def _triangle_arrays(self):
         """(primitive, original face indices) for each body triangle list, in glTF primitive order."""
         if self._triangles is None:

@@ -23,7 +23,12 @@ _AXES = GLTF_TO_PANDA[:3, :3].T.astype(np.float32)
 
 
 def load_texture(data: bytes, name: str, srgb: bool) -> Texture:
-    """A Panda texture from encoded PNG/JPEG bytes."""
+    """A Panda texture from encoded PNG/JPEG bytes (the declared size is checked before decoding)."""
+    from ..garments.garment_io import image_size_problem
+
+    refusal = image_size_problem(data)
+    if refusal:
+        raise WardrobeError(f"texture '{name}' {refusal}")
     image = PNMImage()
     if not image.read(StringStream(data)):
         raise WardrobeError(f"texture '{name}' could not be decoded: embed PNG or JPEG images.")

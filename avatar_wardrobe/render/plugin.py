@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,12 @@ EVENT_TRACKING_LOST = "wardrobe-tracking-lost"
 EVENT_TRACKING_FOUND = "wardrobe-tracking-found"
 EVENT_BODY_CHANGED = "wardrobe-body-changed"
 MOTION_SUFFIX = ".jsonl"
+# When a followed camera or video stops, nobody is seen for this long (GATE_EASE_OUT_S and more).
+SOURCE_ENDED_EASE_S = 1.0
+
+
+class SourceEndedWarning(UserWarning):
+    """A followed camera or video stopped (unplugged, damaged, ended): said once per source."""
 
 
 class Wardrobe:
@@ -150,8 +157,20 @@ class Wardrobe:
         tracker = PoseTracker()
 
         def stream():
-            for frame in frames:
-                yield tracker.track(frame)
+            marks = None
+            try:
+                for frame in frames:
+                    marks = tracker.track(frame)
+                    yield marks
+                reason = "it sent no more frames"
+            except WardrobeError as exc:  # e.g. a camera that opened but never sent an image
+                reason = str(exc)
+            # Said once; then nobody is seen for a while, so the pose filter eases the avatar to rest.
+            warnings.warn(f"{frames.description} stopped: {reason}. The avatar eases to rest; follow another "
+                          "source to go on.", SourceEndedWarning, stacklevel=2)
+            t, index = (marks.time_s, marks.index) if marks is not None else (0.0, -1)
+            for i in range(1, int(np.ceil(SOURCE_ENDED_EASE_S * frames.fps)) + 1):
+                yield Landmarks(index=index + i, time_s=t + i / frames.fps)
 
         self.play(stream())
         self._close_source = lambda: (frames.close(), tracker.close())
@@ -199,6 +218,20 @@ class Wardrobe:
 
     def unequip(self, slot: str) -> Garment | None:
         return self.outfit.unequip(slot)
+
+    def undress(self) -> None:
+        """Take every garment off."""
+        for slot in list(self._worn):
+            self.outfit.unequip(slot)
+
+    def worn(self) -> list[Garment]:
+        """What the avatar wears, each garment as fitted to the current body, inner layers first."""
+        return [self._worn[g.meta.slot].garment for g in self.outfit.items() if g.meta.slot in self._worn]
+
+    @property
+    def tracking(self) -> bool | None:
+        """None before any frame, then whether the last frame had a person in it."""
+        return self._tracking
 
     def _fitted(self, garment: Garment) -> Garment:
         """The garment refitted to this avatar's body when it was made on another, with skin weights."""
@@ -316,8 +349,7 @@ class Wardrobe:
     def remove(self) -> None:
         """Take out everything this plugin added to the game: task, garments, avatar, studio."""
         self.stop()
-        for slot in list(self._worn):
-            self.outfit.unequip(slot)
+        self.undress()
         self.actor.remove()
         if self.studio is not None:
             self.studio.remove()
