@@ -1,0 +1,327 @@
+"""The main-process scene loop: newest landmarks -> Wardrobe.update -> render -> refine -> output, with latency."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..records import Landmarks
+from ..settings import SceneSettings, load_scene
+
+DEFAULT_LP_THREADS = 1        # llvmpipe threads in the scene process (it has one core; see live/bench.py)
+DEFAULT_TORCH_THREADS = 1     # torch intra-op threads for the refiner in the scene process
+DEFAULT_CLOTH_VERTICES = 1000
+BENCH_OUTFIT = ("garments/tshirt_M.glb",)  # one simulated garment
+WAIT_TIMEOUT_S = 2.0          # no frame from the worker this long: it has stopped
+RSS_SAMPLE_EVERY_S = 1.0
+RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
+WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
+NS = 1_000_000_000
+
+
+@dataclass
+class LiveOptions:
+    """Knobs of one live run (plain values, so a run can be described in JSON and sent to a child process)."""
+
+    source: str | int = 0
+    seconds: float | None = None            # None: until the source ends (a camera: until interrupted)
+    scene_path: str | None = None
+    window: bool = False
+    refine: str = "off"
+    cloth_vertices: int | None = None       # None: the garments' fabric presets
+    outfit: tuple[str, ...] | None = None   # None: the scene's outfit
+    msaa: int | None = None                 # None: the scene's
+    pbr: bool | None = None                 # None: the scene's (simplepbr costs most of the render time on llvmpipe)
+    lp_threads: int = DEFAULT_LP_THREADS
+    torch_threads: int = DEFAULT_TORCH_THREADS
+    out: str | None = None                  # write the shown frames to this video
+
+
+@dataclass
+class LiveResult:
+    """What a live (or serial) run measured: per-frame latencies and stage times, drops, CPU, memory."""
+
+    mode: str
+    frames: int = 0
+    elapsed_s: float = 0.0
+    latency_ms: list = field(default_factory=list)
+    stages: dict = field(default_factory=dict)      # stage -> list of ms
+    source_frames: int = 0        # frames the source made due over the run
+    dropped: int = 0              # source frames up to the last shown one that were never shown
+    overwritten: int = 0          # frames the worker published that a newer one replaced before the scene looked
+    worker_skipped: int = 0       # frames that came due while the tracker was busy (whole run, worker side)
+    from_worker: int = 0          # shown frames whose landmarks came from the worker process
+    landmarks_found: int = 0
+    cpu_s: dict = field(default_factory=dict)       # process role -> CPU seconds
+    peak_rss_mb: dict = field(default_factory=dict)
+    rss_mb_samples: list = field(default_factory=list)  # the scene process, once a second
+    worker_rss_mb_samples: list = field(default_factory=list)  # the pose worker, once a second
+    worker_exited: bool | None = None
+    worker_pid: int | None = None
+    cloth_vertices: int = 0
+    torn_retries: int = 0
+
+    def add(self, stage: str, ms: float) -> None:
+        self.stages.setdefault(stage, []).append(ms)
+
+
+def scene_settings(opts: LiveOptions) -> SceneSettings:
+    scene = load_scene(opts.scene_path)
+    render = scene.render
+    if opts.msaa is not None:
+        render = dataclasses.replace(render, msaa=opts.msaa)
+    if opts.pbr is not None:
+        render = dataclasses.replace(render, pbr=opts.pbr)
+    outfit = list(opts.outfit) if opts.outfit is not None else scene.outfit
+    refine = dataclasses.replace(scene.refine, threads=opts.torch_threads)
+    return dataclasses.replace(scene, render=render, outfit=outfit, refine=refine)
+
+
+class SceneLoop:
+    """Panda3D scene of one process: the Wardrobe, a frame grabber, the refiner and an optional video out."""
+
+    def __init__(self, opts: LiveOptions, size: tuple[int, int]):
+        import cv2
+
+        cv2.setNumThreads(1)
+        from ..jobs import _avatar
+        from ..refine.runner import Refiner
+        from ..render.capture import FrameGrabber
+        from ..render.engine import create_base
+        from ..render.plugin import Wardrobe
+        from ..render.studio import Studio
+
+        self.scene = scene = scene_settings(opts)
+        self.source_size = size
+        model = _avatar(scene, None)
+        r = scene.render
+        # llvmpipe reads LP_NUM_THREADS once, when the first ShowBase opens the GL screen (a later
+        # SceneLoop in the same process keeps that count); the variable is restored afterwards.
+        previous = os.environ.get("LP_NUM_THREADS")
+        os.environ["LP_NUM_THREADS"] = str(opts.lp_threads)
+        try:
+            self.base = create_base(opts.window or None, (r.width, r.height))
+        finally:
+            if previous is None:
+                os.environ.pop("LP_NUM_THREADS", None)
+            else:
+                os.environ["LP_NUM_THREADS"] = previous
+        self.studio = Studio(self.base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera,
+                             kind=scene.set.kind)
+        self.wardrobe = Wardrobe(self.base, model, scene=scene)
+        self.cloth_vertices = set_cloth_vertices(self.wardrobe, opts.cloth_vertices)
+        self.grabber = FrameGrabber(self.base)
+        self.refiner = Refiner.create(opts.refine, scene.refine)
+        self.video = None
+        if opts.out:
+            from ..record.video import VideoWriter
+
+            self.video = VideoWriter(opts.out, r.fps, (self.base.win.getXSize(), self.base.win.getYSize()))
+
+    def warm_up(self, frames: int = WARMUP_FRAMES) -> None:
+        """Render a few rest-pose frames so shader compiles and caches do not count as frame time."""
+        scratch = LiveResult(mode="warm-up")
+        for i in range(frames):
+            self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
+
+    def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
+        """Pose, dress, render (with read-back), refine and write one frame; stage times go to `result`."""
+        self.wardrobe.update(marks)
+        for stage, ms in self.wardrobe.timings_ms.items():
+            result.add(stage, ms)
+        t0 = time.perf_counter()
+        image = self.grabber.render()
+        t1 = time.perf_counter()
+        result.add("render", (t1 - t0) * 1e3)
+        if self.refiner.active:
+            image = self.refiner(image)
+            result.add("refine", (time.perf_counter() - t1) * 1e3)
+        if self.video is not None and write:
+            t2 = time.perf_counter()
+            self.video.write(image)
+            result.add("output", (time.perf_counter() - t2) * 1e3)
+        return image
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+        self.wardrobe.remove()
+        self.studio.remove()
+
+
+def set_cloth_vertices(wardrobe, vertices: int | None) -> int:
+    """Rebuild the worn garments' simulations with a sim mesh budget; returns the total sim nodes."""
+    from ..cloth.simulator import ClothSettings, GarmentSim
+
+    total = 0
+    for worn in wardrobe._worn.values():  # the plugin has no public per-garment cloth settings yet
+        if worn.sim is None:
+            continue
+        if vertices is not None:
+            worn.sim.close()
+            worn.sim = GarmentSim(worn.garment, wardrobe.avatar, worn.garment.meta.fabric,
+                                  settings=ClothSettings(sim_vertices=int(vertices)), proxies=wardrobe._proxies)
+        total += len(worn.sim.sim.positions)
+    return total
+
+
+def _landmarks(frame, size: tuple[int, int]) -> Landmarks:
+    marks = Landmarks(index=frame.index, time_s=frame.captured_ns / NS, image_size=size)
+    if frame.found:
+        marks.image, marks.world, marks.visibility = frame.image_xyz, frame.world_xyz, frame.visibility
+    return marks
+
+
+def _sample_rss(result: LiveResult, last: float) -> float:
+    from .worker import rss_mb
+
+    now = time.monotonic()
+    if now - last >= RSS_SAMPLE_EVERY_S:
+        result.rss_mb_samples.append(round(rss_mb(os.getpid()), 1))
+        if result.worker_pid is not None:
+            result.worker_rss_mb_samples.append(round(rss_mb(result.worker_pid), 1))
+        return now
+    return last
+
+
+def _growth_pct(samples: list) -> float | None:
+    """RSS growth from a few seconds in (caches filled) to the end, in percent."""
+    warm = samples[min(len(samples) - 1, RSS_WARM_SAMPLES):] if samples else []
+    return round(100.0 * (warm[-1] - warm[0]) / warm[0], 1) if len(warm) >= 2 and warm[0] else None
+
+
+def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
+    """Two processes: the pose worker publishes the newest landmarks, this process renders them.
+
+    on_frame(image, marks, result) is called after each shown frame; returning False stops the loop."""
+    from .worker import PoseWorker, cpu_seconds, peak_rss_mb, process_stats
+
+    result = LiveResult(mode="two-process")
+    worker = PoseWorker(opts.source)
+    result.worker_pid = None
+    scene = None
+    try:
+        scene = SceneLoop(opts, worker.size)
+        result.cloth_vertices = scene.cloth_vertices
+        scene.warm_up()
+        worker.start()
+        result.worker_pid = worker.pid
+        slot, seq = worker.slot, 0
+        cpu0, wcpu0 = process_stats()[0], cpu_seconds(worker.pid)
+        start = time.monotonic()
+        first_ns = None
+        rss_at = 0.0
+        while opts.seconds is None or time.monotonic() - start < opts.seconds:
+            t0 = time.perf_counter()
+            try:
+                frame = slot.wait(seq, WAIT_TIMEOUT_S, alive=worker.alive)
+            except KeyboardInterrupt:  # Ctrl-C ends a camera session: still stop cleanly and report
+                break
+            if frame is None:
+                break
+            result.add("wait", (time.perf_counter() - t0) * 1e3)
+            first_ns = first_ns or frame.captured_ns
+            result.overwritten += frame.seq - seq - 1  # published, then replaced before we looked
+            seq = frame.seq
+            marks = _landmarks(frame, worker.size)
+            result.from_worker += 1
+            result.landmarks_found += marks.found
+            image = scene.step(marks, result)
+            result.latency_ms.append((time.monotonic_ns() - frame.captured_ns) / 1e6)
+            result.frames += 1
+            result.source_frames = frame.index + 1
+            rss_at = _sample_rss(result, rss_at)
+            if on_frame is not None and on_frame(image, marks, result) is False:
+                break
+        result.elapsed_s = time.monotonic() - start
+        result.cpu_s = {"scene": round(process_stats()[0] - cpu0, 3),
+                        "worker": round(cpu_seconds(worker.pid) - wcpu0, 3)}
+        result.peak_rss_mb = {"scene": round(peak_rss_mb(os.getpid()), 1),
+                              "worker": round(peak_rss_mb(worker.pid), 1)}
+        result.torn_retries = slot.torn_retries
+    finally:
+        stats = worker.stop()
+        if scene is not None:
+            scene.close()
+    result.worker_exited = not worker.process.is_alive()
+    result.worker_skipped = stats.frames_skipped if stats else 0
+    result.dropped = result.source_frames - result.frames
+    result.stages["track (worker)"] = [stats.track_ms_median] if stats else []
+    return result
+
+
+def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
+    """The baseline: capture, pose, scene and render one after another in this one process."""
+    from ..pose.tracker import PoseTracker
+    from ..records import Frame
+    from .worker import PacedVideo, open_feed, process_stats
+
+    result = LiveResult(mode="serial")
+    feed = open_feed(opts.source)
+    scene = None
+    try:
+        scene = SceneLoop(opts, feed.size)
+        result.cloth_vertices = scene.cloth_vertices
+        scene.warm_up()
+        with PoseTracker(smooth_landmarks=False) as tracker:
+            cpu0 = process_stats()[0]
+            start = time.monotonic()
+            rss_at = 0.0
+            while opts.seconds is None or time.monotonic() - start < opts.seconds:
+                t0 = time.perf_counter()
+                got = feed.read()
+                if got is None:
+                    break
+                result.add("wait", (time.perf_counter() - t0) * 1e3)
+                number, captured_ns, image = got
+                t1 = time.perf_counter()
+                marks = tracker.track(Frame(index=number, time_s=captured_ns / NS, image=image))
+                result.add("track", (time.perf_counter() - t1) * 1e3)
+                result.landmarks_found += marks.found
+                out = scene.step(marks, result)
+                result.latency_ms.append((time.monotonic_ns() - captured_ns) / 1e6)
+                result.frames += 1
+                result.source_frames = number + 1
+                rss_at = _sample_rss(result, rss_at)
+                if on_frame is not None and on_frame(out, marks, result) is False:
+                    break
+            result.elapsed_s = time.monotonic() - start
+            result.cpu_s = {"serial": round(process_stats()[0] - cpu0, 3)}
+            result.peak_rss_mb = {"serial": round(process_stats()[1], 1)}
+        result.worker_skipped = feed.skipped
+        result.dropped = result.source_frames - result.frames
+    finally:
+        feed.close()
+        if scene is not None:
+            scene.close()
+    return result
+
+
+def summary(result: LiveResult) -> dict:
+    """Plain JSON numbers of a run: fps, latency median/p95, ms per stage, drops, CPU, memory."""
+    lat = np.asarray(result.latency_ms or [np.nan])
+    return {
+        "mode": result.mode, "frames": result.frames, "seconds": round(result.elapsed_s, 2),
+        "fps": round(result.frames / result.elapsed_s, 2) if result.elapsed_s else 0.0,
+        "latency_ms_median": round(float(np.median(lat)), 1), "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+        "stages_ms_median": {k: round(float(np.median(v)), 2) for k, v in result.stages.items() if v},
+        "source_frames": result.source_frames, "dropped": result.dropped,
+        "overwritten_in_slot": result.overwritten, "skipped_by_tracker": result.worker_skipped,
+        "cpu_s": result.cpu_s,
+        "cpu_share": {k: round(v / result.elapsed_s, 2) for k, v in result.cpu_s.items()} if result.elapsed_s else {},
+        "peak_rss_mb": result.peak_rss_mb, "peak_rss_mb_total": round(sum(result.peak_rss_mb.values()), 1),
+        "rss_growth_pct": {"scene": _growth_pct(result.rss_mb_samples),
+                           **({"worker": _growth_pct(result.worker_rss_mb_samples)} if result.worker_rss_mb_samples else {})},
+        "cloth_vertices": result.cloth_vertices, "landmarks_found": result.landmarks_found,
+    }
+
+
+def profile_table(result: LiveResult) -> str:
+    rows = [f"{'stage':<16}{'median ms':>11}{'p95 ms':>9}{'frames':>8}"]
+    for stage, v in result.stages.items():
+        if v:
+            rows.append(f"{stage:<16}{np.median(v):>11.2f}{np.percentile(v, 95):>9.2f}{len(v):>8}")
+    return "\n".join(rows)
