@@ -39,6 +39,10 @@ GLB_ALIGNMENT = 4
 # make us allocate.
 MAX_UNBACKED_ACCESSOR_BYTES = 64 * 2**20
 REEXPORT_ADVICE = "Re-export it from Blender as glTF 2.0 (.glb)."
+# Objects in the top-level arrays (nodes, accessors, meshes, ...) together: avatars and garments
+# have a few hundred, and gltflib takes about a second per few thousand, so a larger count is refused
+# before gltflib sees it (a 2 MB file of 100k nodes would otherwise hold the app for a minute).
+MAX_GLTF_OBJECTS = 10_000
 
 
 @dataclass
@@ -88,6 +92,7 @@ def load(path: str | Path) -> GltfDocument:
     else:
         json_bytes, bin_chunk = data, None
     raw = _parse_json(json_bytes, path.name)
+    _check_object_count(raw, path.name)
     buffers = [_buffer_bytes(path, i, buf, bin_chunk) for i, buf in enumerate(_dicts(raw.get("buffers")))]
     doc = GltfDocument(path=path, model=None, buffers=buffers, raw=raw)
     doc.model = _build_model(doc)
@@ -167,6 +172,16 @@ def _parse_json(text: bytes, name: str) -> dict:
         raise WardrobeError(f"{name}: the glTF JSON must be an object {{...}}, found {type(obj).__name__}. "
                             f"{REEXPORT_ADVICE}")
     return obj
+
+
+def _check_object_count(raw: dict, name: str) -> None:
+    counts = {key: len(value) for key, value in raw.items() if isinstance(value, list)}
+    total = sum(counts.values())
+    if total > MAX_GLTF_OBJECTS:
+        largest = ", ".join(f"{n} {key}" for key, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+        raise WardrobeError(f"{name} declares {total} glTF objects ({largest}), more than the {MAX_GLTF_OBJECTS} "
+                            f"this loader reads; an avatar or garment has a few hundred. Join meshes and remove "
+                            f"unused nodes before export. {REEXPORT_ADVICE}")
 
 
 def _build_model(doc: GltfDocument):

@@ -53,6 +53,7 @@ GLTF_ALPHA_CUTOFF = 0.5
 
 # --- reading limits and glTF constants --------------------------------------------------------
 MAX_IMAGE_BYTES = 64 * 2**20             # an image file or data: URI larger than this is refused
+MAX_TEXTURE_SIDE = 8192                  # a PNG/JPEG header declaring a wider or taller image is refused
 TRIANGLE_LIST, TRIANGLE_STRIP, TRIANGLE_FAN = 4, 5, 6
 NORMALIZED_MAX = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 IDENTITY = np.eye(4)
@@ -484,6 +485,15 @@ class _Reader:
         )
 
     def _texture(self, info, what: str) -> bytes | None:
+        data = self._texture_bytes(info, what)
+        if data is not None:
+            refusal = image_size_problem(data)
+            if refusal:
+                self.error("MISSING_IMAGE", f"the {what} image {refusal}")
+                return None
+        return data
+
+    def _texture_bytes(self, info, what: str) -> bytes | None:
         textures, images = self._dicts("textures"), self._dicts("images")
         t = _obj(info).get("index")
         if not (_is_int(t) and t < len(textures)):
@@ -955,6 +965,31 @@ def _material_json(w: GlbWriter, m: GarmentMaterial, textures: list, images: lis
             textures.append({"source": len(images) - 1, "sampler": 0})
             put(len(textures) - 1)
     return out
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG IHDR or JPEG SOF header, read without decoding; None if neither."""
+    data = bytes(data[:2**16])
+    if data[:8] == MIME_BY_MAGIC[0][0] and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:3] == MIME_BY_MAGIC[1][0]:
+        at = 2
+        while at + 9 <= len(data) and data[at] == 0xFF:
+            marker, length = data[at + 1], int.from_bytes(data[at + 2:at + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                return int.from_bytes(data[at + 7:at + 9], "big"), int.from_bytes(data[at + 5:at + 7], "big")
+            at += 2 + length
+    return None
+
+
+def image_size_problem(data: bytes) -> str | None:
+    """Why encoded image bytes must not be decoded (a phrase), or None: the header's size is checked
+    before any decoder allocates width x height pixels."""
+    size = image_size(data)
+    if size is not None and max(size) > MAX_TEXTURE_SIDE:
+        return (f"declares {size[0]} x {size[1]} pixels, over the {MAX_TEXTURE_SIDE} x {MAX_TEXTURE_SIDE} "
+                "limit; scale the texture down before export.")
+    return None
 
 
 def _mime(data: bytes) -> str:

@@ -122,7 +122,7 @@ class VideoSource(FrameSource):
             yield Frame(index=index, time_s=index / self.fps, image=_as_bgr(image))
             index += 1
             ok, image = capture.read()
-            if not ok:
+            if not ok or image is None or image.size == 0:
                 break  # end of file, or a damaged tail: stop cleanly with what was read
 
     def close(self) -> None:
@@ -212,7 +212,7 @@ class WebcamSource(FrameSource):
         index, start = 0, None
         while self.max_frames is None or index < self.max_frames:
             ok, image = capture.read()
-            if not ok or image is None:
+            if not ok or image is None or image.size == 0:  # some drivers return (True, empty)
                 if index == 0:
                     raise WardrobeError(
                         f"camera {self.index} opened but sent no image: close other programs "

@@ -239,10 +239,26 @@ def detect(joint_names, raw_gltf: dict | None = None) -> RigMap:
     for rig in candidates:
         if _fits(rig, have):
             return rig
+    closest = max(candidates, key=lambda r: len(set(r.all_joints()) & have))
+    unmapped = [f"{role} ('{joint}')" for role, joint in _roles(closest) if joint not in have]
     raise WardrobeError(
         "no known rig map fits this avatar's skeleton (known: " + ", ".join(RIG_MAPS) + ", VRM humanoid, "
-        "rigs/*.toml). Write a TOML map for its joints (rigs/README.md) and pass it as the rig."
+        f"rigs/*.toml). The closest, '{closest.name}', finds no bone for the roles {_listed(unmapped)}; the "
+        f"avatar's bones are {_listed(list(joint_names))}. Write a TOML map that gives each role one of these "
+        "bones (rigs/README.md shows the format) and pass it as the rig, e.g. rig = \"rigs/my_avatar.toml\"."
     )
+
+
+def _roles(rig: RigMap) -> list[tuple[str, str]]:
+    """(role, joint) for every joint the map names: hips, spine_1.., neck, head, <role>_<side>."""
+    roles = [("hips", rig.hips), *((f"spine_{i + 1}", j) for i, j in enumerate(rig.spine))]
+    roles += [("neck", rig.neck)] if rig.neck else []
+    return roles + [("head", rig.head), *rig.limbs.items()]
+
+
+def _listed(items: list[str], shown: int = 10) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def resolve(spec: str, joint_names, raw_gltf: dict | None = None) -> RigMap:

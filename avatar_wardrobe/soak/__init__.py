@@ -1,0 +1,1 @@
+"""Long-session soak test: the full wardrobe with cloth under random motion (resets, explosions, memory)."""
