@@ -32,26 +32,28 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation -> (..., 4) w, x, y, z with w >= 0."""
+    """(..., 3, 3) rotation -> (..., 4) w, x, y, z with w >= 0 (vectorised)."""
     m = np.asarray(m, dtype=np.float64)
     flat = m.reshape(-1, 3, 3)
-    out = np.empty((len(flat), 4))
-    for i, r in enumerate(flat):
-        tr = np.trace(r)
-        if tr > 0:
-            s = np.sqrt(tr + 1.0) * 2
-            q = [0.25 * s, (r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s]
-        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
-            s = np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2]) * 2
-            q = [(r[2, 1] - r[1, 2]) / s, 0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s]
-        elif r[1, 1] > r[2, 2]:
-            s = np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2]) * 2
-            q = [(r[0, 2] - r[2, 0]) / s, (r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s]
-        else:
-            s = np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1]) * 2
-            q = [(r[1, 0] - r[0, 1]) / s, (r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s]
-        q = np.array(q)
-        out[i] = q if q[0] >= 0 else -q
+    m00, m11, m22 = flat[:, 0, 0], flat[:, 1, 1], flat[:, 2, 2]
+    mag = np.sqrt(np.maximum(0.0, np.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
+                                            1 - m00 + m11 - m22, 1 - m00 - m11 + m22], axis=1))) / 2
+    # Off-diagonal sums and differences, each 4 * (product of two quaternion components).
+    wx = flat[:, 2, 1] - flat[:, 1, 2]
+    wy = flat[:, 0, 2] - flat[:, 2, 0]
+    wz = flat[:, 1, 0] - flat[:, 0, 1]
+    xy = flat[:, 0, 1] + flat[:, 1, 0]
+    xz = flat[:, 0, 2] + flat[:, 2, 0]
+    yz = flat[:, 1, 2] + flat[:, 2, 1]
+    # Divide by the largest component (precise everywhere) to recover the others with signs.
+    big = np.argmax(mag, axis=1)
+    d = 4 * mag[np.arange(len(flat)), big]
+    idx = np.arange(len(flat))
+    diag = np.zeros(len(flat))  # overwritten below by the largest component itself
+    rows = np.array([[diag, wx, wy, wz], [wx, diag, xy, xz], [wy, xy, diag, yz], [wz, xz, yz, diag]])  # (4, 4, N)
+    out = rows[big, :, idx] / d[:, None]
+    out[idx, big] = mag[idx, big]
+    out[out[:, 0] < 0] *= -1
     return normalize(out).reshape(m.shape[:-2] + (4,))
 
 

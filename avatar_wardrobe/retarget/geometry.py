@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..transforms import matrix_to_quat
+
 EPS = 1e-9
 
 
@@ -96,36 +98,5 @@ def slerp(r0: np.ndarray, r1: np.ndarray, t: float) -> np.ndarray:
 
 
 def matrices_to_quats(m: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotations -> (N, 4) unit quaternions w, x, y, z with w >= 0 (vectorised)."""
-    m = np.asarray(m, dtype=np.float64)
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    q = np.empty((len(m), 4))
-    q[:, 0] = np.sqrt(np.maximum(0.0, 1.0 + m00 + m11 + m22)) / 2
-    q[:, 1] = np.sqrt(np.maximum(0.0, 1.0 + m00 - m11 - m22)) / 2
-    q[:, 2] = np.sqrt(np.maximum(0.0, 1.0 - m00 + m11 - m22)) / 2
-    q[:, 3] = np.sqrt(np.maximum(0.0, 1.0 - m00 - m11 + m22)) / 2
-    # Signs relative to the largest component keep precision everywhere.
-    big = np.argmax(q, axis=1)
-    s = np.empty((len(m), 4))
-    s[:, 0] = m[:, 2, 1] - m[:, 1, 2]  # 4 w x
-    s[:, 1] = m[:, 0, 2] - m[:, 2, 0]  # 4 w y
-    s[:, 2] = m[:, 1, 0] - m[:, 0, 1]  # 4 w z
-    s[:, 3] = m[:, 0, 1] + m[:, 1, 0]  # 4 x y
-    xz = m[:, 0, 2] + m[:, 2, 0]
-    yz = m[:, 1, 2] + m[:, 2, 1]
-    out = np.empty((len(m), 4))
-    for k in range(4):
-        sel = big == k
-        if not sel.any():
-            continue
-        d = 4 * q[sel, k]
-        if k == 0:
-            out[sel] = np.stack((q[sel, 0], s[sel, 0] / d, s[sel, 1] / d, s[sel, 2] / d), 1)
-        elif k == 1:
-            out[sel] = np.stack((s[sel, 0] / d, q[sel, 1], s[sel, 3] / d, xz[sel] / d), 1)
-        elif k == 2:
-            out[sel] = np.stack((s[sel, 1] / d, s[sel, 3] / d, q[sel, 2], yz[sel] / d), 1)
-        else:
-            out[sel] = np.stack((s[sel, 2] / d, xz[sel] / d, yz[sel] / d, q[sel, 3]), 1)
-    out[out[:, 0] < 0] *= -1
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    """(N, 3, 3) rotations -> (N, 4) unit quaternions w, x, y, z with w >= 0 (transforms.matrix_to_quat)."""
+    return matrix_to_quat(m)
