@@ -9,7 +9,10 @@ to fit. This module does not import gltflib: gltf_io owns that.
 They follow the glTF 2.0 specification and the Khronos glTF-Validator's errors, and are stricter
 in a few places where the project needs it: a skin's inverseBindMatrices must have exactly one
 matrix per joint and be invertible, weights must sum to 1, and a mesh with joint weights must be
-shown by a node with a skin.
+shown by a node with a skin. Where the validator itself accepts the file (an accessor without a
+bufferView holds zeros; weights on a node without a skin are only its warning), such a finding is
+"stricter than glTF": a caller that passes a `stricter` list gets those there, apart from the errors,
+so `garment check --gltf-only` agrees with the validator while avatars and garments stay strict.
 """
 from __future__ import annotations
 
@@ -64,15 +67,19 @@ FIX_ADVICE = ("Fix the model and export it again: in Blender, File > Export > gl
               "with its JSON pointer.")
 
 
-def check(doc: GltfDocument, notes: list[str] | None = None) -> list[str]:
+def check(doc: GltfDocument, notes: list[str] | None = None, stricter: list[str] | None = None) -> list[str]:
     """Every structural problem in `doc`, each a sentence naming the object; [] when clean.
 
-    Non-fatal observations are appended to `notes` when a list is given.
+    Non-fatal observations are appended to `notes` when a list is given. The project's findings
+    that the glTF specification allows go to `stricter` when a list is given, else into the result.
     """
     checker = _Checker(doc)
     checker.run()
     if notes is not None:
         notes.extend(checker.notes)
+    if stricter is None:
+        return checker.problems + checker.stricter
+    stricter.extend(checker.stricter)
     return checker.problems
 
 
@@ -160,6 +167,7 @@ class _Checker:
         self.raw = gltf_io.raw_json(doc)
         self.problems: list[str] = []
         self.notes: list[str] = []
+        self.stricter: list[str] = []  # findings the specification allows but the project refuses
         self.arrays = {key: self._array(key) for key in SINGULAR}
         self.roles: dict[int, str] = {}
         self.readable: dict[int, bool] = {}
@@ -235,6 +243,11 @@ class _Checker:
                 self.problems.append(f"{self.accessor(index)} cannot be decoded: {exc}")
                 self._cache[index] = None
         return self._cache[index]
+
+    def _no_data(self, index: int) -> bool:
+        """An accessor with neither a bufferView nor sparse data: the specification says it holds zeros."""
+        acc = self.acc(index)
+        return acc.get("bufferView") is None and acc.get("sparse") is None
 
     def expect_format(self, index: int, types: tuple[str, ...], components: tuple[int, ...], use: str) -> bool:
         """Report when accessor `index` is not one of `types` x `components`; True when it is."""
@@ -538,9 +551,11 @@ class _Checker:
         off = np.abs(sums - 1) > WEIGHT_SUM_TOLERANCE
         if off.any():
             vertex = _first(off)
-            self.problems.append(f"{where}: the weights of vertex {vertex} sum to {sums[vertex]:.4g} "
-                                 f"({int(off.sum())} of {len(sums)} vertices are off); each vertex's weights "
-                                 f"must sum to 1 +- {WEIGHT_SUM_TOLERANCE:g}")
+            no_data = any(self._no_data(attributes[f"WEIGHTS_{n}"]) for n in sets)
+            found = self.stricter if no_data else self.problems
+            found.append(f"{where}: the weights of vertex {vertex} sum to {sums[vertex]:.4g} "
+                         f"({int(off.sum())} of {len(sums)} vertices are off); each vertex's weights "
+                         f"must sum to 1 +- {WEIGHT_SUM_TOLERANCE:g}")
         self._repeated_joints(np.concatenate(joints, axis=1), total, where)
 
     def _repeated_joints(self, joints: np.ndarray, weights: np.ndarray, where: str) -> None:
@@ -584,8 +599,8 @@ class _Checker:
         data = self.read(index)
         if data is None:
             return
-        if acc.get("bufferView") is None and acc.get("sparse") is None:
-            self.problems.append(f"{self.accessor(index)} has no data (no bufferView), so every inverse bind "
+        if self._no_data(index):
+            self.stricter.append(f"{self.accessor(index)} has no data (no bufferView), so every inverse bind "
                                  "matrix is zero")
             return
         matrices = data.astype(np.float64).reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major in the file
@@ -633,7 +648,7 @@ class _Checker:
                     self.problems.append(f"{where} has skin {skin}, but the primitive has no JOINTS_0/WEIGHTS_0, "
                                          "so nothing would follow the skeleton")
                 elif weighted and skin is None:
-                    self.problems.append(f"{where} has joint weights but the node has no skin: the mesh would "
+                    self.stricter.append(f"{where} has joint weights but the node has no skin: the mesh would "
                                          "not follow the skeleton (parent it to the armature)")
                 if has_skin and weighted:
                     if _obj(prim).get("mode", DEFAULT_MODE) not in TRIANGLE_MODES:

@@ -483,15 +483,16 @@ def _parents_first(joints: list[int], joint_parent, name: str) -> list[int]:
 
 # --- structural checks: gltf_check.py, imported late because it imports this module ---------
 
-def check(doc: GltfDocument, notes: list[str] | None = None) -> list[str]:
+def check(doc: GltfDocument, notes: list[str] | None = None, stricter: list[str] | None = None) -> list[str]:
     """Every structural problem in `doc`, each a sentence naming the object; [] when clean.
 
     Non-fatal observations (a point-cloud primitive on a skinned mesh, an unused skin) are
-    appended to `notes` when a list is given.
+    appended to `notes` when a list is given; findings stricter than the glTF specification go to
+    `stricter` when a list is given (see gltf_check).
     """
     from .gltf_check import check as check_document
 
-    return check_document(doc, notes)
+    return check_document(doc, notes, stricter)
 
 
 def validate(path: str | Path, notes: list[str] | None = None) -> GltfDocument:

@@ -65,6 +65,8 @@ MAT4_SIZE = 16
 ERROR, WARNING = "error", "warning"
 CODES = {
     "GLTF_STRUCTURE": "the file is not valid glTF 2.0 (the Khronos glTF-Validator's kind of problem)",
+    "GLTF_STRICTER": "valid glTF 2.0, but refused by the project's stricter skin checks (zero inverse bind "
+                     "matrices or weights, joint weights on a node without a skin)",
     "URI_OUTSIDE": "a buffer or image URI points outside the file's folder (or to a URL)",
     "MISSING_IMAGE": "an image file named by a URI is missing, unreadable or too large",
     "NO_MESH": "no render mesh with triangles",

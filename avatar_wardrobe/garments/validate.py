@@ -41,32 +41,39 @@ class FileReport:
                 "problems": [p.as_dict() for p in self.problems]}
 
 
-def check_garment(path: str | Path, reference_avatar: str | Path | None = None) -> list[Problem]:
+def check_garment(path: str | Path, reference_avatar: str | Path | None = None,
+                  gltf_only: bool = False) -> list[Problem]:
     """Every problem of one garment file; never raises for anything the file holds.
 
     Structure first (gltf_io's checks, GLTF_STRUCTURE); only a structurally sound file is read as a
     garment. The body checks compare it with `reference_avatar` (default: the garment's
-    aw_made_for.avatar, else the default avatar).
+    aw_made_for.avatar, else the default avatar). With `gltf_only`, only the glTF structure is
+    judged, as the Khronos glTF-Validator does: the project's stricter findings (GLTF_STRICTER)
+    become warnings and the garment semantics are not read.
     """
     path = Path(path)
     try:
-        return _check(path, reference_avatar)
+        return _check(path, reference_avatar, gltf_only)
     except Exception as exc:  # noqa: BLE001 - the promise is a report, never a crash
         return [problem("CHECK_FAILED", f"the checks could not finish ({type(exc).__name__}: {exc}); please "
                                         "report this with the file.")]
 
 
-def _check(path: Path, reference_avatar) -> list[Problem]:
+def _check(path: Path, reference_avatar, gltf_only: bool) -> list[Problem]:
     problems = outside_uri_problems(path)
     if problems:
         return problems
+    stricter: list[str] = []
     try:
         doc = gltf_io.load(path)
-        structural = gltf_io.check(doc)
+        structural = gltf_io.check(doc, stricter=stricter)
     except WardrobeError as exc:
         return [problem("GLTF_STRUCTURE", str(exc))]
-    if structural:
-        return [problem("GLTF_STRUCTURE", p) for p in structural]
+    found = [problem("GLTF_STRUCTURE", p) for p in structural]
+    found += [problem("GLTF_STRICTER", f"{p} (valid glTF, but not usable as a garment or avatar)",
+                      WARNING if gltf_only else ERROR) for p in stricter]
+    if gltf_only or found:
+        return found
     garment, problems = read_garment(doc)
     if garment is not None and not any(p.code == "GLTF_STRUCTURE" for p in problems):
         with np.errstate(under="ignore"):
@@ -124,8 +131,8 @@ def body_problems(garment: Garment, reference_avatar=None) -> list[Problem]:
     return found
 
 
-def check_files(paths, reference_avatar=None) -> list[FileReport]:
-    return [FileReport(str(p), check_garment(p, reference_avatar)) for p in paths]
+def check_files(paths, reference_avatar=None, gltf_only: bool = False) -> list[FileReport]:
+    return [FileReport(str(p), check_garment(p, reference_avatar, gltf_only)) for p in paths]
 
 
 def report_text(reports: list[FileReport]) -> str:

@@ -2,8 +2,9 @@
 
 Every file of ../shared/testdata/gltf_invalid is checked through the command line: no crash, no
 hang, exit 1 and codes in --json. The suite's valid controls are structurally clean except where
-the project is knowingly stricter (tests/test_gltf_io.py, STRICTER_THAN_VALIDATOR), but none of
-them holds a mesh, so as garments they are refused with NO_MESH alone.
+the project is knowingly stricter (tests/test_gltf_io.py, STRICTER_THAN_VALIDATOR: GLTF_STRICTER),
+but none of them holds a garment, so as garments they are refused. With --gltf-only the command
+judges the structure alone and agrees with the validator's own report on every file.
 """
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def test_every_validator_case_is_refused_with_codes(testdata, capsys, name):
     assert all(c in CODES and p["message"].strip() and p["severity"] in ("error", "warning")
                for c, p in zip(codes, entry["problems"]))
     errors = {p["code"] for p in entry["problems"] if p["severity"] == "error"}
-    if validator_errors(testdata, name) or name in STRICTER_THAN_VALIDATOR:
-        assert "GLTF_STRUCTURE" in errors  # refused for what the validator (or the project) finds
+    if validator_errors(testdata, name):
+        assert "GLTF_STRUCTURE" in errors  # refused for what the validator finds
+    elif name in STRICTER_THAN_VALIDATOR:
+        assert errors == {"GLTF_STRICTER"}  # refused for what only the project finds
     else:
         assert errors == {"NO_MESH"}       # a valid control: structure passes, but no garment in it
 
@@ -66,6 +69,33 @@ def test_the_whole_suite_in_one_run(testdata, capsys):
     assert report["checked"] == len(INVALID_FILES) == 27
     assert report["invalid"] == len(INVALID_FILES) and report["valid"] == 0
     assert not any(p["code"] == INTERNAL for f in report["files"] for p in f["problems"])
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("name", INVALID_FILES)
+def test_gltf_only_agrees_with_the_validator(testdata, capsys, name):
+    """--gltf-only: exit 0 exactly for the files the Khronos validator reports 0 errors for."""
+    code, report = run_check(capsys, testdata / "gltf_invalid" / name, extra=("--gltf-only",))
+    (entry,) = report["files"]
+    assert INTERNAL not in [p["code"] for p in entry["problems"]]
+    if validator_errors(testdata, name):
+        assert code == 1 and entry["valid"] is False
+        assert {p["code"] for p in entry["problems"] if p["severity"] == "error"} == {"GLTF_STRUCTURE"}
+    else:
+        assert code == 0 and entry["valid"] is True, entry["problems"]
+        stricter = {p["code"] for p in entry["problems"]} == {"GLTF_STRICTER"}
+        assert stricter == (name in STRICTER_THAN_VALIDATOR)  # reported, as a warning only
+
+
+@pytest.mark.timeout(60)
+def test_gltf_only_counts_over_the_whole_suite(testdata, capsys):
+    """The closing-note counts: 24 refused, the 3 valid controls accepted, nothing crashed."""
+    if not INVALID_FILES:
+        pytest.skip("gltf_invalid not found")
+    code, report = run_check(capsys, *(testdata / "gltf_invalid" / n for n in INVALID_FILES), extra=("--gltf-only",))
+    controls = sum(validator_errors(testdata, n) == 0 for n in INVALID_FILES)
+    assert code == 1 and controls == 3
+    assert report["valid"] == controls and report["invalid"] == len(INVALID_FILES) - controls
 
 
 @pytest.mark.timeout(30)
