@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ..pose import landmarks as lm
+from ..pose.filtering import IMAGE_PARAMS, MAX_GAP_S, OneEuroFilter
 from ..retarget.rigmap import RigMap
 
 # Landmark -> rig role pairs used to fit the avatar onto the image, with their weight: the torso
@@ -16,7 +17,8 @@ FIT_PAIRS = (("shoulder", "upper_arm", 1.0), ("hip", "upper_leg", 1.0), ("elbow"
              ("knee", "lower_leg", 0.1), ("wrist", "hand", 0.05), ("ankle", "foot", 0.05))
 SIDE_NAMES = {"l": "left", "r": "right"}
 MIN_VISIBILITY = 0.5
-PLACEMENT_SMOOTHING = 0.5   # exponential smoothing of the placement per frame (0 = none)
+MAX_ANISOTROPY = 1.35  # the fit may stretch the avatar at most this much more along one image axis
+PERSPECTIVE_ITERATIONS = 2
 ARM_WIDTH_OF_SHOULDERS = 0.32  # an arm's drawn width, as a share of the shoulder width in pixels
 TORSO_DILATE_OF_SHOULDERS = 0.12
 # Avatar frame (glTF: X its left, Y up, Z toward the camera) -> OpenCV camera (x right, y down, z ahead).
@@ -42,51 +44,82 @@ class Intrinsics:
 
 @dataclass
 class Placement:
-    """Where the avatar stands in the camera frame: camera_point = R * (stretch * avatar_point) + translation.
+    """Where the avatar stands in the camera frame: camera_point = linear @ (AVATAR_TO_CAMERA @ p) + translation.
 
-    stretch (x, y, z) lets the avatar's width and height follow the player's proportions (the
-    torso decides where clothes sit); depth takes the mean of the two.
+    linear is the avatar's size and its in-image correction: the 2D affine that best carries the
+    posed avatar's joints onto the player's landmarks (scale per image axis, in-image rotation,
+    shear for a lean the pose got wrong), with the mean scale along the depth axis.
     """
 
-    stretch: np.ndarray      # (3,) per-axis scale in the avatar frame
+    linear: np.ndarray       # (3, 3) in OpenCV camera axes
     translation: np.ndarray  # (3,) metres, OpenCV camera axes
     residual_px: float = 0.0
 
 
+def _affine_2d(p: np.ndarray, uv: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares uv ~ m @ p[:, :2] + b: (m (2, 2), b (2,))."""
+    a_mat = np.stack([p[:, 0], p[:, 1], np.ones(len(p))], axis=1) * w[:, None]
+    sol, *_ = np.linalg.lstsq(a_mat, uv * w[:, None], rcond=None)
+    return sol[:2].T, sol[2]
+
+
+def _limit_anisotropy(m: np.ndarray) -> np.ndarray | None:
+    """m with its singular values pulled within MAX_ANISOTROPY of each other; None if it mirrors."""
+    u, s, vt = np.linalg.svd(m)
+    if np.linalg.det(m) <= 0 or s[1] <= 0:
+        return None
+    mean = math.sqrt(s[0] * s[1])
+    s = np.clip(s, mean / math.sqrt(MAX_ANISOTROPY), mean * math.sqrt(MAX_ANISOTROPY))
+    return u @ np.diag(s) @ vt
+
+
 def fit_placement(joints: np.ndarray, marks_px: np.ndarray, weights: np.ndarray, cam: Intrinsics,
                   scale: float = 1.0) -> Placement | None:
-    """Weak-perspective least squares, one scale per image axis: u - cx = ax*x + b,
-    v - cy = ay*y + c for the avatar joints (camera axes). The avatar's real size fixes the
-    depth (z = f * scale / mean(ax, ay)); ax/ay become the avatar's width/height stretch."""
+    """Least squares of the posed avatar's joints onto the 2D landmarks under perspective.
+
+    Weak perspective first: uv - centre = m @ (x, y) + b, m a 2x2 (each axis's scale, in-image
+    rotation and shear), b the image offset; the avatar's real size fixes the depth
+    (z = f * scale / sqrt(det m)). Then PERSPECTIVE_ITERATIONS rounds refit with each joint's
+    target scaled by its own depth, so near and far joints land where the camera puts them."""
     ok = weights > 0
     if ok.sum() < 3:
         return None
     p = (joints @ AVATAR_TO_CAMERA.T)[ok]
     uv = marks_px[ok] - np.array(cam.centre)
     w = np.sqrt(weights[ok])
-    solutions = []
-    for axis in (0, 1):
-        a_mat = np.stack([p[:, axis], np.ones(len(p))], axis=1)
-        sol, *_ = np.linalg.lstsq(a_mat * w[:, None], uv[:, axis] * w, rcond=None)
-        solutions.append(sol)
-    (ax, b), (ay, c) = solutions
-    if ax <= 0 or ay <= 0:
-        return None
-    a = (ax + ay) / 2
-    depth = cam.focal_px * scale / a
-    stretch = scale * np.array([ax / a, ay / a, 1.0])
-    mean_z = float(p[:, 2].mean()) * scale
-    translation = np.array([b * depth / cam.focal_px, c * depth / cam.focal_px, depth - mean_z])
-    pred = np.stack([ax * p[:, 0] + b, ay * p[:, 1] + c], axis=1)
-    return Placement(stretch, translation, float(np.median(np.linalg.norm(pred - uv, axis=1))))
+    target = uv
+    for _ in range(PERSPECTIVE_ITERATIONS + 1):
+        m, b = _affine_2d(p, target, w)
+        m = _limit_anisotropy(m)
+        if m is None:
+            return None
+        a = math.sqrt(np.linalg.det(m))
+        depth = cam.focal_px * scale / a
+        k = depth / cam.focal_px
+        linear = np.zeros((3, 3))
+        linear[:2, :2] = m * k
+        linear[2, 2] = scale
+        translation = np.array([b[0] * k, b[1] * k, depth - scale * float(p[:, 2].mean())])
+        z = p[:, 2] * scale + translation[2]
+        target = uv * (z / depth)[:, None]
+    camera = p @ linear.T + translation
+    pred = camera[:, :2] / camera[:, 2:] * cam.focal_px
+    return Placement(linear, translation, float(np.median(np.linalg.norm(pred - uv, axis=1))))
 
 
-def smooth(previous: Placement | None, current: Placement | None) -> Placement | None:
-    if previous is None or current is None:
-        return current or previous
-    k = PLACEMENT_SMOOTHING
-    return Placement(k * previous.stretch + (1 - k) * current.stretch,
-                     k * previous.translation + (1 - k) * current.translation, current.residual_px)
+class LandmarkSmoother:
+    """One Euro on the landmarks the placement is fitted to (by their time, so any frame rate is
+    smoothed alike: little lag in a fast squat, little shake when still); restarts after a gap."""
+
+    def __init__(self):
+        self.filter = OneEuroFilter(IMAGE_PARAMS)
+        self._t: float | None = None
+
+    def __call__(self, points_norm: np.ndarray, t: float) -> np.ndarray:
+        if self._t is not None and not 0 <= t - self._t <= MAX_GAP_S:
+            self.filter.reset()
+        self._t = t
+        return self.filter(points_norm, t)
 
 
 def joint_landmark_pairs(rig: RigMap, skeleton_index) -> tuple[list[int], list[int], np.ndarray]:

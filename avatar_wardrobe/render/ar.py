@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, GraphicsOutput, Texture, Vec3, Vec4
+from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, GraphicsOutput, LMatrix4f, Texture, Vec4
 
-from ..ar.fit import Intrinsics, Placement, arm_mask, fit_placement, joint_landmark_pairs, smooth
+from ..ar.fit import (AVATAR_TO_CAMERA, Intrinsics, LandmarkSmoother, Placement, arm_mask, fit_placement,
+                      joint_landmark_pairs)
 from ..records import Frame, Landmarks
+from .avatar_actor import GLTF_TO_PANDA
 from .plugin import Wardrobe
 
 KEY_LIGHT = ((1.5, 1.45, 1.4), (20.0, -30.0))
@@ -14,9 +16,18 @@ NEAR_M, FAR_M = 0.05, 50.0
 MIN_LANDMARK_VISIBILITY = 0.5
 
 
-def cv_to_panda(p: np.ndarray) -> np.ndarray:
-    """OpenCV camera axes (x right, y down, z ahead) -> Panda3D (x right, y ahead, z up)."""
-    return np.array([p[0], p[2], -p[1]])
+# OpenCV camera axes (x right, y down, z ahead) -> Panda3D (x right, y ahead, z up).
+CV_TO_PANDA = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
+
+
+def node_matrix(placement: Placement) -> np.ndarray:
+    """The avatar node's Panda3D matrix (row-vector convention) for a placement: Panda avatar
+    point -> glTF avatar point -> OpenCV camera axes -> placed -> Panda camera axes."""
+    linear = CV_TO_PANDA @ placement.linear @ AVATAR_TO_CAMERA @ GLTF_TO_PANDA[:3, :3].T
+    mat = np.eye(4)
+    mat[:3, :3] = linear.T
+    mat[3, :3] = CV_TO_PANDA @ placement.translation
+    return mat
 
 
 class ArView:
@@ -44,6 +55,7 @@ class ArView:
             self._lights.append(light)
         self.body_as_occluder(True)
         self._pairs = None
+        self._smoother = LandmarkSmoother()
 
     def body_as_occluder(self, on: bool) -> None:
         """The avatar's skin writes depth but no colour (garments stay visible on top of it)."""
@@ -71,16 +83,12 @@ class ArView:
             self._pairs = joint_landmark_pairs(wardrobe.avatar.rig, skeleton.index)
         joint_ids, mark_ids, pair_weights = self._pairs
         joints = skeleton.positions(pose.local_rotations, pose.root_offset)[joint_ids]
-        px = marks.image[mark_ids, :2] * np.array(size, dtype=np.float64)
+        px = self._smoother(marks.image[mark_ids, :2], marks.time_s) * np.array(size, dtype=np.float64)
         visible = marks.visibility[mark_ids]
         weights = np.where(visible >= MIN_LANDMARK_VISIBILITY, visible, 0.0) * pair_weights
-        self.placement = smooth(self.placement, fit_placement(joints, px, weights, cam))
+        self.placement = fit_placement(joints, px, weights, cam) or self.placement
         if self.placement is not None:
-            node = wardrobe.node
-            sx, sy, sz = self.placement.stretch  # avatar (glTF) axes -> Panda: x, z (depth), y (up)
-            node.setScale(sx, sz, sy)
-            node.setPos(Vec3(*cv_to_panda(self.placement.translation)))
-            node.setHpr(0, 0, 0)
+            wardrobe.node.setMat(LMatrix4f(*node_matrix(self.placement).ravel()))
         return self.placement
 
     def composite(self, frame: Frame, marks: Landmarks, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
