@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "avatar_wardrobe.refine.cli_commands",
     "avatar_wardrobe.live.cli_commands",
     "avatar_wardrobe.soak.cli_commands",
+    "avatar_wardrobe.batch.cli_commands",
 )
 REFINE_CHOICES = ("off", "enhance", "toon")  # the same as refine.runner.CHOICES (not imported: no torch here)
 
