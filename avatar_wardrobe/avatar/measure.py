@@ -34,6 +34,7 @@ CHEST_TOP_FRACTION = 0.55    # chest search ends this far from spine_03 toward t
 HIPS_LEG_FRACTION = 0.12     # hip search starts this far down the thigh bone (hip joint -> knee)
 TRUNK_LOOP_RADIUS = 1.2      # hip slices keep loops centred within this x hip-joint spacing (not hands)
 PLANE_NUDGE_M = 1e-7         # a slice plane through a vertex is moved up by this much
+MIN_CLIPPED_POINTS = 8         # a trunk slice cut between the shoulder joints keeps at least this many
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,29 @@ def measure(positions: np.ndarray, faces: np.ndarray, joint_names, joint_positio
     arm_spacing = abs(at["upper_arm_l"][0] - at["upper_arm_r"][0])
     shoulder_y = (at["upper_arm_l"][1] + at["upper_arm_r"][1]) / 2
 
-    def trunk(y: float) -> np.ndarray | None:
-        """Points of the slice loop around the trunk axis, or None (no loop, or arms joined in)."""
+    def trunk(y: float, clip: bool = False) -> np.ndarray | None:
+        """Points of the slice loop around the trunk axis, or None (no loop, or arms joined in).
+
+        With `clip`, a loop the arms joined is cut to the span between the shoulder joints instead
+        (heavy bodies in an A-pose touch their sides at every height)."""
         loops = slice_loops(verts, tris, y)
         axis = np.array([centre[0], centre[2]])
         inside = [lp for lp in loops if _contains(lp, axis)]
         if not inside:
             return None
         loop = max(inside, key=len)
-        return None if np.ptp(loop[:, 0]) > arm_spacing else loop
+        if np.ptp(loop[:, 0]) <= arm_spacing:
+            return loop
+        if not clip:
+            return None
+        kept = loop[np.abs(loop[:, 0] - centre[0]) <= arm_spacing / 2]
+        return kept if len(kept) >= MIN_CLIPPED_POINTS else None
+
+    def trunk_girths(low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        ys, values = girths(trunk, low, high)
+        if np.all(np.isnan(values)):  # arms touch the trunk all along: measure between the shoulders
+            ys, values = girths(lambda y: trunk(y, clip=True), low, high)
+        return ys, values
 
     def hips(y: float) -> np.ndarray | None:
         axis = np.array([centre[0], centre[2]])
@@ -90,8 +105,8 @@ def measure(positions: np.ndarray, faces: np.ndarray, joint_names, joint_positio
         return ys, values
 
     spine_high = at["spine_high"][1]
-    chest_y, chest = girths(trunk, at["spine_mid"][1], spine_high + CHEST_TOP_FRACTION * (shoulder_y - spine_high))
-    waist_y, waist = girths(trunk, at["spine_low"][1], spine_high)
+    chest_y, chest = trunk_girths(at["spine_mid"][1], spine_high + CHEST_TOP_FRACTION * (shoulder_y - spine_high))
+    waist_y, waist = trunk_girths(at["spine_low"][1], spine_high)
     thigh_y = (at["thigh_l"][1] + at["thigh_r"][1]) / 2
     hip_y, hip = girths(hips, thigh_y - HIPS_LEG_FRACTION * (thigh_y - at["knee_l"][1]), at["spine_low"][1])
     shoulders = slice_loops(verts, tris, shoulder_y)

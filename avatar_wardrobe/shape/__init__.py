@@ -1,0 +1,1 @@
+"""Avatars of any height, mass and gender, built from anny (the optional extra) and cached."""
