@@ -8,11 +8,15 @@ import numpy as np
 
 @dataclass
 class Frame:
-    """One camera/video image (BGR uint8, H x W x 3), kept in memory only."""
+    """One camera/video image (BGR uint8, H x W x 3), kept in memory only.
+
+    `lost` marks a blank stand-in sent while a camera is gone and being reconnected: nobody can
+    be seen in it, so the avatar eases to rest, and the stream goes on."""
 
     index: int
     time_s: float
     image: np.ndarray
+    lost: bool = False
 
 
 @dataclass

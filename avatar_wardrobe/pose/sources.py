@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +19,12 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 DEFAULT_CAMERA_WIDTH = 640
 DEFAULT_CAMERA_HEIGHT = 480
 BGR_CHANNELS = 3
+RECONNECT_S = 30.0           # a camera that vanished mid-run is retried this long before the stream ends
+RECONNECT_INTERVAL_S = 1.0   # between attempts to open it again
+
+
+class CameraWarning(UserWarning):
+    """A camera went away or came back (said once per event, never per frame)."""
 
 
 def _usable_fps(value: float) -> float:
@@ -183,46 +190,106 @@ class WebcamSource(FrameSource):
     """Live frames from a camera; frame time is seconds since the first frame (monotonic clock).
 
     Frames are not mirrored (see pose.landmarks: a selfie view flips the display, never the data).
-    Iteration stops cleanly when the camera stops delivering frames (unplugged, closed).
+    When the camera stops delivering frames mid-run (unplugged), it is said once (CameraWarning)
+    and the stream goes on with blank `lost` frames at the camera's rate while the camera is
+    opened again every `reconnect_interval_s`; when it returns, that is said once and real
+    frames follow. After `reconnect_s` without it (None: never give up; 0: no retry) the stream
+    ends cleanly.
     """
 
     def __init__(self, index: int = 0, width: int = DEFAULT_CAMERA_WIDTH,
-                 height: int = DEFAULT_CAMERA_HEIGHT, max_frames: int | None = None):
+                 height: int = DEFAULT_CAMERA_HEIGHT, max_frames: int | None = None,
+                 reconnect_s: float | None = RECONNECT_S, reconnect_interval_s: float = RECONNECT_INTERVAL_S):
         self.index = int(index)
         self.description = f"camera {self.index}"
         self.max_frames = _check_max_frames(max_frames)
         self.frame_count = None
-        capture = cv2.VideoCapture(self.index)
-        if not capture.isOpened():
-            capture.release()
+        self.requested_size = (width, height)
+        self.reconnect_s, self.reconnect_interval_s = reconnect_s, reconnect_interval_s
+        self.reconnects = 0  # times the camera came back
+        capture = self._open_capture()
+        if capture is None:
             raise WardrobeError(
                 f"no camera at index {self.index}: plug one in or pass --camera/--video"
             )
-        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self._capture: cv2.VideoCapture | None = capture
         self.fps = _usable_fps(capture.get(cv2.CAP_PROP_FPS))
         self.size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                      int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
 
+    def _open_capture(self) -> cv2.VideoCapture | None:
+        capture = cv2.VideoCapture(self.index)
+        if not capture.isOpened():
+            capture.release()
+            return None
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.requested_size[0])
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.requested_size[1])
+        return capture
+
+    def _read(self) -> np.ndarray | None:
+        if self._capture is None:
+            return None
+        ok, image = self._capture.read()
+        return image if ok and image is not None and image.size else None  # some drivers: (True, empty)
+
     def __iter__(self) -> Iterator[Frame]:
         if self._capture is None:
             raise WardrobeError(f"camera {self.index} was closed: open a new WebcamSource")
-        capture = self._capture
         index, start = 0, None
+        blank = None
         while self.max_frames is None or index < self.max_frames:
-            ok, image = capture.read()
-            if not ok or image is None or image.size == 0:  # some drivers return (True, empty)
-                if index == 0:
-                    raise WardrobeError(
-                        f"camera {self.index} opened but sent no image: close other programs "
-                        f"using it, or pass --camera with another index or --video"
-                    )
-                break  # camera gone mid-stream: stop cleanly
+            image = self._read()
+            if image is None and index == 0:
+                raise WardrobeError(
+                    f"camera {self.index} opened but sent no image: close other programs "
+                    f"using it, or pass --camera with another index or --video"
+                )
+            if image is None:
+                for frame in self._reconnect(index, start, blank):
+                    if self.max_frames is not None and frame.index >= self.max_frames:
+                        return
+                    index = frame.index + 1
+                    yield frame
+                if self._capture is None:
+                    return  # gave up: the stream ends cleanly
+                continue
             now = time.monotonic()
             start = now if start is None else start
-            yield Frame(index=index, time_s=now - start, image=_as_bgr(image))
+            frame = Frame(index=index, time_s=now - start, image=_as_bgr(image))
+            if blank is None or blank.shape != frame.image.shape:
+                blank = np.zeros_like(frame.image)  # the stand-in while lost: black, the camera's size
+            yield frame
             index += 1
+
+    def _reconnect(self, index: int, start: float, blank: np.ndarray) -> Iterator[Frame]:
+        """Blank `lost` frames at the camera's rate while the camera is opened again now and then."""
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+        if self.reconnect_s == 0:
+            return
+        warnings.warn(f"camera {self.index} stopped sending frames (unplugged?): reconnecting"
+                      + (f" for up to {self.reconnect_s:g} s" if self.reconnect_s else "")
+                      + "; the avatar eases to rest meanwhile.", CameraWarning, stacklevel=3)
+        lost_at = next_try = time.monotonic()
+        while self.reconnect_s is None or time.monotonic() - lost_at < self.reconnect_s:
+            now = time.monotonic()
+            if now >= next_try:
+                next_try = now + self.reconnect_interval_s
+                self._capture = self._open_capture()
+                if self._capture is not None:
+                    if self._read() is not None:  # the first image after a reconnect may be stale: skip it
+                        self.reconnects += 1
+                        warnings.warn(f"camera {self.index} is back after {now - lost_at:.1f} s.",
+                                      CameraWarning, stacklevel=3)
+                        return
+                    self._capture.release()
+                    self._capture = None
+            yield Frame(index=index, time_s=time.monotonic() - start, image=blank, lost=True)
+            index += 1
+            time.sleep(1.0 / self.fps)
+        warnings.warn(f"camera {self.index} did not come back within {self.reconnect_s:g} s.",
+                      CameraWarning, stacklevel=3)
 
     def close(self) -> None:
         if self._capture is not None:

@@ -65,6 +65,8 @@ class PoseTracker:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
+        if frame.lost:  # a camera being reconnected: nothing to see, nothing to run
+            return Landmarks(index=frame.index, time_s=frame.time_s, image_size=(width, height))
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False  # lets MediaPipe wrap the buffer without a copy
         result = self._pose.process(rgb)

@@ -14,7 +14,7 @@ import pytest
 from avatar_wardrobe import cli
 from avatar_wardrobe.errors import WardrobeError
 from avatar_wardrobe.pose import sources
-from avatar_wardrobe.pose.sources import open_source
+from avatar_wardrobe.pose.sources import WebcamSource, open_source
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO = TESTS_DIR.parent
@@ -54,17 +54,46 @@ class UnpluggedCamera:
         self.released = True
 
 
+class ClosedCamera(UnpluggedCamera):
+    """What cv2.VideoCapture(i) gives while no camera is plugged in at index i."""
+
+    def __init__(self):
+        super().__init__([])
+
+    def isOpened(self):  # noqa: N802 - cv2's name
+        return False
+
+
+class CameraPort:
+    """Index 0 as a USB port: `images` until unplugged; then closed; then, after `attempts` tries to
+    open it, a camera sending `returns` (if any) is plugged back in."""
+
+    def __init__(self, images, returns=None, attempts: int = 3):
+        self.first, self.returns, self.attempts, self.tries = UnpluggedCamera(images), returns, attempts, 0
+
+    def __call__(self, spec, *args):
+        if not isinstance(spec, int):
+            return REAL_VIDEO_CAPTURE(spec, *args)
+        if not self.first.released:
+            return self.first
+        self.tries += 1
+        if self.returns is not None and self.tries > self.attempts:
+            back, self.returns = UnpluggedCamera(self.returns), None
+            return back
+        return ClosedCamera()
+
+
+REAL_VIDEO_CAPTURE = cv2.VideoCapture
+
+
 @pytest.fixture
 def camera(monkeypatch):
-    """Install an UnpluggedCamera for camera indices: camera(images) -> the fake."""
-    made = []
+    """Install a CameraPort for camera indices: camera(images, returns=None) -> the first fake."""
 
-    def install(images):
-        fake = UnpluggedCamera(images)
-        monkeypatch.setattr(sources.cv2, "VideoCapture",
-                            lambda spec, *a: fake if isinstance(spec, int) else cv2.VideoCapture(spec, *a))
-        made.append(fake)
-        return fake
+    def install(images, returns=None):
+        port = CameraPort(images, returns)
+        monkeypatch.setattr(sources.cv2, "VideoCapture", port)
+        return port.first
 
     return install
 
@@ -88,9 +117,39 @@ def test_a_camera_index_that_does_not_exist_is_a_clear_error_and_exit_code_2(tmp
 
 def test_a_camera_that_disappears_mid_run_ends_the_stream_cleanly(camera, person):
     fake = camera([person, person, person])  # then every read fails: unplugged
-    with open_source(0) as source:
+    with pytest.warns(sources.CameraWarning) as said, \
+            WebcamSource(0, reconnect_s=0.3, reconnect_interval_s=0.05) as source:
         frames = list(source)
-    assert [f.index for f in frames] == [0, 1, 2] and fake.released
+    assert [f.index for f in frames] == list(range(len(frames))) and fake.released
+    assert not any(f.lost for f in frames[:3]) and len(frames) > 3 and all(f.lost for f in frames[3:])
+    assert all(f.image.shape == person.shape and not f.image.any() for f in frames[3:])  # blank stand-ins
+    assert [str(w.message).split(":")[0] for w in said] == [
+        "camera 0 stopped sending frames (unplugged?)", "camera 0 did not come back within 0.3 s."]
+
+
+def test_a_camera_that_comes_back_is_reconnected(camera, person):
+    camera([person] * 3, returns=[person] * 4)  # unplugged after 3 frames, back on the 4th try
+    with pytest.warns(sources.CameraWarning) as said, \
+            WebcamSource(0, reconnect_s=0.5, reconnect_interval_s=0.02) as source:
+        frames = list(source)
+    lost = [f.lost for f in frames]
+    assert lost[:3] == [False] * 3 and any(lost)
+    back = lost.index(True) + lost[lost.index(True):].index(False)
+    assert lost[back:back + 3] == [False] * 3  # the first image after reconnecting is skipped as stale
+    assert source.reconnects == 1
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert all(a.time_s <= b.time_s for a, b in zip(frames, frames[1:]))
+    messages = [str(w.message) for w in said]
+    assert any(m.startswith("camera 0 is back after") for m in messages)
+
+
+def test_lost_frames_are_seen_as_nobody_without_running_mediapipe(person):
+    from avatar_wardrobe.pose.tracker import PoseTracker
+    from avatar_wardrobe.records import Frame
+
+    with PoseTracker() as tracker:
+        marks = tracker.track(Frame(index=5, time_s=0.2, image=person, lost=True))  # a person, but lost
+    assert not marks.found and marks.index == 5
 
 
 @pytest.mark.parametrize("empty", [None, np.empty((0, 0, 3), np.uint8)], ids=["failed-read", "empty-image"])
@@ -98,8 +157,8 @@ def test_a_camera_that_sends_empty_frames(camera, person, empty):
     camera([empty])
     with open_source(0) as source, pytest.raises(WardrobeError, match="camera 0 opened but sent no image"):
         list(source)
-    camera([person, empty, person])  # an empty frame mid-run ends the stream, no crash in conversion
-    with open_source(0) as source:
+    camera([person, empty, person])  # an empty frame mid-run is a lost camera; with no retry: the end
+    with WebcamSource(0, reconnect_s=0) as source:
         assert len(list(source)) == 1
 
 
@@ -109,15 +168,13 @@ FOLLOW_SCRIPT = """
 import json, sys, warnings
 import cv2, numpy as np
 sys.path.insert(0, sys.argv[3])
-from reliability.test_inputs import UnpluggedCamera
+from reliability.test_inputs import CameraPort
 from avatar_wardrobe.pose import sources
 from avatar_wardrobe.render.engine import create_base
 from avatar_wardrobe.render.plugin import TASK_NAME, SourceEndedWarning, Wardrobe
 
 mode, person = sys.argv[1], cv2.imread(sys.argv[2])
-fake = UnpluggedCamera([person] * 4 if mode == "unplugged" else [None])
-real = cv2.VideoCapture
-sources.cv2.VideoCapture = lambda spec, *a: fake if isinstance(spec, int) else real(spec, *a)
+sources.cv2.VideoCapture = CameraPort([person] * 4 if mode == "unplugged" else [None])
 base = create_base(window=False, size=(320, 240))
 wardrobe = Wardrobe(base)
 with warnings.catch_warnings(record=True) as caught:
@@ -129,7 +186,7 @@ with warnings.catch_warnings(record=True) as caught:
         steps += 1
 rest = wardrobe.avatar.skeleton.rest_rotations()
 dots = np.abs(np.einsum("ji,ji->j", wardrobe.pose.local_rotations, rest))
-said = [str(w.message) for w in caught if issubclass(w.category, SourceEndedWarning)]
+said = [str(w.message) for w in caught if issubclass(w.category, (SourceEndedWarning, sources.CameraWarning))]
 print(json.dumps({"said": said, "steps": steps, "running": base.taskMgr.hasTaskNamed(TASK_NAME),
                   "rest_dot_min": float(dots.min())}))
 wardrobe.remove()
@@ -139,6 +196,8 @@ wardrobe.remove()
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("images", ["unplugged", "never-sends"])
 def test_follow_keeps_the_app_running_says_it_once_and_eases_to_rest(testdata, images):
+    """An unplugged camera: said once, the avatar eases to rest and the app keeps waiting for it
+    (tests above show the reconnect); a camera that never sent an image: said once, the stream ends."""
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     run = subprocess.run([sys.executable, "-c", FOLLOW_SCRIPT, images, str(testdata / "video" / "pose.jpg"),
                           str(TESTS_DIR)], capture_output=True, text=True, timeout=280, env=env, cwd=REPO)
@@ -148,7 +207,10 @@ def test_follow_keeps_the_app_running_says_it_once_and_eases_to_rest(testdata, i
     assert "camera 0 stopped" in result["said"][0] and "eases to rest" in result["said"][0]
     if images == "never-sends":
         assert "sent no image" in result["said"][0]
-    assert not result["running"] and result["steps"] < 200
+        assert not result["running"] and result["steps"] < 200
+    else:
+        assert "reconnecting" in result["said"][0]
+        assert result["running"]  # still following camera 0, waiting for it to come back
     assert result["rest_dot_min"] > 1 - 1e-6  # every joint back at rest
 
 
