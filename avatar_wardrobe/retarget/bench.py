@@ -254,6 +254,7 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
     avatar_path, avatar_note = _pick_avatar(shape)
     model = load_avatar(avatar_path)
     solver = model.solver
+    solver.vertical_fov_deg = CameraSettings().vertical_fov_deg  # the studio camera's, as `track --fov` would give
     world_solver = Solver(model.skeleton, model.rig, lift=False)  # for comparison: no 2D lifting
     rng = np.random.default_rng(seed)
     size = Proportions.of(solver)
@@ -377,6 +378,7 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
     scene = load_scene()
     fov = float(fov_deg if fov_deg is not None else scene.ar.camera_fov_deg)
     model = load_avatar(model_path(scene.avatar.path), scene.avatar.rig)
+    model.solver.vertical_fov_deg = fov
     pose_filter = PoseFilter(model.solver)
     hits = {"ours": {n: [] for n in COCO17}, "mediapipe_2d": {n: [] for n in COCO17}}
     seen = found = 0

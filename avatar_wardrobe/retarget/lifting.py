@@ -26,8 +26,12 @@ HEAD = tuple(n for n in lm.NAMES if n == "nose" or n.split("_")[-1] in ("eye", "
 # Scale (pixels per metre): bones seen side-on show their full length, so a percentile of image
 # length / world length over the bones estimates it (a high one overshoots on MediaPipe's
 # over-long bones; tuned with `bench retarget`).
-SCALE_PERCENTILE = 70.0
+SCALE_PERCENTILE = 80.0
 SCALE_BONES = 8  # at least this many bones with a usable length are needed
+# Hand and foot "bones" (wrist to index/pinky/thumb, ankle to heel/toe) are a few centimetres long
+# in MediaPipe's world landmarks and several times that in its 2D ones: they do not measure the
+# scale (they made up the top of the percentile).
+SCALE_SKIPS = ("index", "pinky", "thumb", "heel", "foot_index")
 MIN_LENGTH_M = 0.02
 MIN_SCALE_PX_PER_M = 1.0
 # Depth fusion: the length constraint's depth |z| = sqrt(L^2 - p^2) is sharp for a bone pointing
@@ -81,11 +85,13 @@ def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forwa
 
 
 def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
-         lengths: dict[tuple[str, str], float] | None = None) -> np.ndarray:
+         lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None) -> np.ndarray:
     """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
 
     `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
-    calibration's) in place of the world landmarks' own; any scale, only their ratios count."""
+    calibration's) in place of the world landmarks' own; any scale, only their ratios count.
+    `focal_px` (the camera's focal length in pixels) lifts along the pixels' rays in perspective;
+    without it, weak perspective (parallel rays)."""
     known = lengths or {}
     w, h = image_size
     px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
@@ -93,6 +99,8 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     wld = _named(np.asarray(world, dtype=np.float64))
     ratios = []
     for parent, child in TREE:
+        if child.split("_", 1)[-1] in SCALE_SKIPS:
+            continue
         length = known.get((parent, child)) or np.linalg.norm(wld[child] - wld[parent])
         if length > MIN_LENGTH_M:
             ratios.append(np.linalg.norm(img[child][:2] - img[parent][:2]) / length)
@@ -101,25 +109,28 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     scale = float(np.percentile(ratios, SCALE_PERCENTILE))
     if not scale > MIN_SCALE_PX_PER_M:  # no usable 2D layout (e.g. synthetic landmarks): keep the world ones
         return np.asarray(world, dtype=np.float64).copy()
-    out = {"mid_hip": np.zeros(3)}
+    rays = None
+    if focal_px:  # perspective: each landmark lies on its pixel's ray; the hips at depth f / scale
+        rays = {n: np.array([(p[0] - w / 2) / focal_px, (p[1] - h / 2) / focal_px, 1.0]) for n, p in img.items()}
+        rays = {n: r / np.linalg.norm(r) for n, r in rays.items()}
+        root = rays["mid_hip"] * (focal_px / scale) / rays["mid_hip"][2]
+    else:
+        root = np.zeros(3)
+    out = {"mid_hip": root}
     forward = None
     for parent, child in TREE:
         if forward is None and "left_shoulder" in out and "right_shoulder" in out:
             forward = _facing(out)
         bone = wld[child] - wld[parent]
         length = float(known.get((parent, child)) or np.linalg.norm(bone))
-        flat = (img[child][:2] - img[parent][:2]) / scale
-        planar = float(np.linalg.norm(flat))
-        if planar > length:  # seen longer than it is: lies in the image plane
-            flat *= length / max(planar, 1e-12)
-            planar = length
-        depth = _fused_depth(float(bone[2]), length, planar)
-        lifted = np.array([flat[0], flat[1], depth if bone[2] >= 0 else -depth])
-        if forward is not None and _implausible(child, lifted, out, forward):
-            mirrored = lifted * (1.0, 1.0, -1.0)
-            if not _implausible(child, mirrored, out, forward):
-                lifted = mirrored
+        if rays is None:
+            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length)
+        else:
+            lifted, other = _ray_bone(out[parent], rays[child], bone, length)
+        if forward is not None and _implausible(child, lifted, out, forward) and not _implausible(child, other, out, forward):
+            lifted = other
         out[child] = out[parent] + lifted
+    out = {n: p - root for n, p in out.items()}
     result = np.asarray(world, dtype=np.float64).copy()
     for name in lm.NAMES:
         if name in out:
@@ -128,6 +139,34 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     for name in HEAD:  # the face rides on the lifted shoulders, rigidly
         result[lm.INDEX[name]] = wld[name] + shift
     return result
+
+
+def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: float):
+    """Weak perspective: the bone's image-plane part from the pixels, its depth from the length
+    (fused with the prior's). Returns the bone and its mirror image in depth."""
+    flat = flat_px / scale
+    planar = float(np.linalg.norm(flat))
+    if planar > length:  # seen longer than it is: lies in the image plane
+        flat *= length / max(planar, 1e-12)
+        planar = length
+    depth = _fused_depth(float(bone[2]), length, planar)
+    lifted = np.array([flat[0], flat[1], depth if bone[2] >= 0 else -depth])
+    return lifted, lifted * (1.0, 1.0, -1.0)
+
+
+def _ray_bone(parent: np.ndarray, ray: np.ndarray, bone: np.ndarray, length: float):
+    """Perspective: the child on its pixel's ray (unit `ray`) at `length` from the parent, nearer
+    or farther than the ray's closest point to the parent as the prior says (the length's depth
+    fused with the prior's, as in weak perspective). Returns the bone and the other choice."""
+    foot = float(parent @ ray) * ray
+    offset = foot - parent
+    planar = float(np.linalg.norm(offset))
+    if planar > length:  # the ray passes farther from the parent than the bone reaches
+        return offset * (length / planar), offset * (length / planar)
+    along = float(bone @ ray)
+    depth = _fused_depth(along, length, planar)
+    sign = 1.0 if along >= 0 else -1.0
+    return offset + sign * depth * ray, offset - sign * depth * ray
 
 
 def _facing(out: dict[str, np.ndarray]) -> np.ndarray:

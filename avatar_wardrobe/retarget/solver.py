@@ -17,6 +17,7 @@ import numpy as np
 from ..avatar.skeleton import Skeleton
 from ..pose import landmarks as lm
 from ..records import Landmarks, Pose
+from ..settings import ArSettings
 from .geometry import (EPS, axis_angle, cross, frame, matrices_to_quats, norm, perp, rotation_between, signed_angle,
                        slerp, unit)
 from .lifting import lift
@@ -53,11 +54,18 @@ BODY_AXIS_SNAP_DEG = 10.0  # see _snap_to_axes
 # Aim at landmarks lifted from the 2D image with known bone lengths (retarget.lifting) rather than
 # at MediaPipe's world landmarks, whose depth is poor (bench retarget measures both).
 LIFT_FROM_2D = True
-CAMERA_UP = np.array([0.0, -1.0, 0.0])  # "up" in MediaPipe's camera axes for a level camera
+CAMERA_UP = np.array([0.0, -1.0, 0.0])
+# Lifting follows each landmark's pixel ray (perspective) for a camera of this vertical field of
+# view unless told the real one (`Solver.vertical_fov_deg`; None: weak perspective). On `bench
+# retarget` renders (a 30 degree camera) assuming 20-55 degrees all beat weak perspective.
+ASSUMED_VERTICAL_FOV_DEG = ArSettings.camera_fov_deg  # "up" in MediaPipe's camera axes for a level camera
 # Which joint ends each aimed bone in the rig (its direction in the bind pose).
 BONE_END = {"clavicle": "upper_arm", "upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg",
             "lower_leg": "foot", "foot": "toes"}
 SIDE_NAMES = {"l": "left", "r": "right"}
+# Limb segments lifted with the rig's own lengths: landmark pair -> the rig roles at its ends.
+LIFT_SEGMENTS = (("shoulder", "elbow", "upper_arm", "lower_arm"), ("elbow", "wrist", "lower_arm", "hand"),
+                 ("hip", "knee", "upper_leg", "lower_leg"), ("knee", "ankle", "lower_leg", "foot"))
 FOOT_ROLES = ("foot", "toes")
 
 
@@ -101,10 +109,12 @@ class RestFrame:
 class Solver:
     """Turns one Landmarks record into a Pose for one skeleton and rig map."""
 
-    def __init__(self, skeleton: Skeleton, rig: RigMap, lift: bool = LIFT_FROM_2D):
+    def __init__(self, skeleton: Skeleton, rig: RigMap, lift: bool = LIFT_FROM_2D,
+                 vertical_fov_deg: float | None = ASSUMED_VERTICAL_FOV_DEG):
         rig.check(skeleton.names)
         self.skeleton, self.rig = skeleton, rig
         self.lift = lift
+        self.vertical_fov_deg = vertical_fov_deg  # the camera's; None lifts in weak perspective
         self.j = {name: skeleton.index(name) for name in rig.all_joints()}
         world = skeleton.bind_world
         rot = world[:, :3, :3] / np.linalg.norm(world[:, :3, :3], axis=1, keepdims=True)
@@ -124,6 +134,7 @@ class Solver:
         self._clavicle_rest = {s: pos[self._idx("upper_arm", s)] - pos[self._idx("clavicle", s)]
                                for s in SIDES if rig.has("clavicle", s)}
         self.limb_joints = self._limb_joints()
+        self.bone_lengths = self.rest_bone_lengths()
 
     # -- rest measurements -------------------------------------------------------------------
     def _idx(self, role: str, side: str) -> int:
@@ -137,6 +148,21 @@ class Solver:
 
     def _rest_left(self, pos):
         return pos[self._idx("upper_leg", "l")] - pos[self._idx("upper_leg", "r")]
+
+    def rest_bone_lengths(self) -> dict[tuple[str, str], float]:
+        """The rig's own segment lengths (metres) under retarget.lifting.TREE's landmark edges: the
+        known lengths the 2D landmarks are lifted with. Hands, feet and the spine keep MediaPipe's:
+        its shoulder landmarks sit ~2 cm above a rig's shoulder joints, so its torso reads ~12 %
+        longer than the rig's (measured on `bench retarget` renders) and would lie flat."""
+        p = self.rest.positions
+        mid_hip, mid_sh = self._mid(p, "upper_leg"), self._mid(p, "upper_arm")
+        out = {}
+        for side, name in SIDE_NAMES.items():
+            out[("mid_hip", f"{name}_hip")] = norm(p[self._idx("upper_leg", side)] - mid_hip)
+            out[("mid_shoulder", f"{name}_shoulder")] = norm(p[self._idx("upper_arm", side)] - mid_sh)
+            for a, b, role, end in LIFT_SEGMENTS:
+                out[(f"{name}_{a}", f"{name}_{b}")] = norm(p[self._idx(end, side)] - p[self._idx(role, side)])
+        return out
 
     def _rest_dir(self, role: str, side: str) -> np.ndarray:
         p = self.rest.positions
@@ -246,9 +272,13 @@ class Solver:
 
     def measured_world(self, marks: Landmarks) -> np.ndarray:
         """The world landmarks the solver aims at: lifted from the 2D landmarks (retarget.lifting)
-        when it can be, else MediaPipe's own."""
+        with `bone_lengths` (the rig's own unless a calibration set the player's) when it can be,
+        else MediaPipe's own."""
         if self.lift and marks.image is not None and min(marks.image_size) > 0:
-            return lift(marks.image, marks.world, marks.image_size)
+            focal = None
+            if self.vertical_fov_deg:
+                focal = marks.image_size[1] / 2 / math.tan(math.radians(self.vertical_fov_deg) / 2)
+            return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal)
         return np.asarray(marks.world, dtype=np.float64)
 
     def _torso(self, pts, deltas):
