@@ -1,9 +1,29 @@
 """MediaPipe pose tracking: Frame (BGR) -> Landmarks; the only module that imports mediapipe."""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import cv2
-import mediapipe as mp
 import numpy as np
+
+MPL_CONFIG_ENV = "MPLCONFIGDIR"
+
+
+def _private_matplotlib_dir() -> None:
+    """mediapipe imports matplotlib (for drawing helpers we do not use), which writes a font cache
+    into the user's home. Unless the user chose a folder, give it a private temporary one that
+    is removed at exit: running the product writes nothing the user did not ask for."""
+    if MPL_CONFIG_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="avatar_wardrobe-mpl-")
+        os.environ[MPL_CONFIG_ENV] = folder
+        atexit.register(shutil.rmtree, folder, True)
+
+
+_private_matplotlib_dir()
+import mediapipe as mp  # noqa: E402 - after the matplotlib folder is chosen
 
 from ..errors import WardrobeError
 from ..records import Frame, Landmarks
