@@ -20,7 +20,15 @@ MIN_VISIBILITY = 0.5
 MAX_ANISOTROPY = 1.35  # the fit may stretch the avatar at most this much more along one image axis
 PERSPECTIVE_ITERATIONS = 2
 ARM_WIDTH_OF_SHOULDERS = 0.32  # an arm's drawn width, as a share of the shoulder width in pixels
-TORSO_DILATE_OF_SHOULDERS = 0.12
+TORSO_DILATE_OF_SHOULDERS = 0.12  # the torso reaches this far (share of shoulder width) past the shoulder and hip lines
+# Bones that are not torso (limbs and head), drawn from the landmarks to split the person's pixels.
+LIMB_BONES = tuple((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (
+    ("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "index"), ("hip", "knee"), ("knee", "ankle"))) + (
+    ("left_ear", "right_ear"),)
+# Where MediaPipe's landmark sits relative to the rig joint it is paired with, in the torso's frame
+# (outward from the body's midline, up along the torso), in torso lengths: measured on the dressed
+# default avatar posed from motions/pose_1.jsonl (ar/landmark_offsets.py prints them).
+LANDMARK_OFFSETS = {"shoulder": (-0.002, 0.037), "hip": (-0.008, 0.031)}
 # Avatar frame (glTF: X its left, Y up, Z toward the camera) -> OpenCV camera (x right, y down, z ahead).
 AVATAR_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -107,6 +115,28 @@ def fit_placement(joints: np.ndarray, marks_px: np.ndarray, weights: np.ndarray,
     return Placement(linear, translation, float(np.median(np.linalg.norm(pred - uv, axis=1))))
 
 
+def torso_frame(torso: np.ndarray) -> np.ndarray:
+    """(3, 3) columns: the torso's left, up and facing directions from its joints (left shoulder,
+    right shoulder, left hip, right hip), in the frame the joints are given in."""
+    up = torso[:2].mean(0) - torso[2:].mean(0)
+    up /= np.linalg.norm(up)
+    left = (torso[0] - torso[1]) + (torso[2] - torso[3])
+    left -= up * (left @ up)
+    left /= np.linalg.norm(left)
+    return np.stack([left, up, np.cross(left, up)], axis=1)
+
+
+def landmark_points(torso: np.ndarray, offsets: dict = LANDMARK_OFFSETS) -> np.ndarray:
+    """The torso joints (left/right shoulder, left/right hip) moved to where MediaPipe would mark them."""
+    frame = torso_frame(torso)
+    length = np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))
+    out = torso.copy()
+    for k, (kind, side) in enumerate((("shoulder", 1.0), ("shoulder", -1.0), ("hip", 1.0), ("hip", -1.0))):
+        outward, up = offsets[kind]
+        out[k] += length * (frame[:, 0] * outward * side + frame[:, 1] * up)
+    return out
+
+
 class LandmarkSmoother:
     """One Euro on the landmarks the placement is fitted to (by their time, so any frame rate is
     smoothed alike: little lag in a fast squat, little shake when still); restarts after a gap."""
@@ -159,18 +189,46 @@ def arm_mask(marks, size: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _distance_to(shape: tuple[int, int], draw) -> np.ndarray:
+    """Each pixel's distance (px) to what `draw(mask)` paints with 0 on a blank mask."""
+    mask = np.full(shape, 255, np.uint8)
+    draw(mask)
+    return cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def _beyond(points: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Signed distance of points from the line a-b, positive away from `inside`."""
+    d = b - a
+    n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
+    if (inside - a) @ n > 0:
+        n = -n
+    return (points - a) @ n
+
+
 def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = None) -> np.ndarray:
-    """The person's torso: the shoulder-hip quadrilateral, dilated a little, cut by the person mask,
-    less any arm held in front of it."""
+    """The person's torso: pixels of the person between the shoulder line and the hip line (each
+    pushed out by a margin), nearer the shoulder-hip quadrilateral than any limb or the head
+    (bones drawn from the landmarks), less any arm held in front of it.
+
+    Nearest-part assignment keeps a torso seen turned or leaning (its back, its belly) in the
+    torso although it lies outside the joints' quadrilateral, and keeps arms hanging at the sides out.
+    """
     w, h = size
     px = _px(marks.image, size)
-    quad = px[[lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.RIGHT_HIP, lm.LEFT_HIP]].astype(np.int32)
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(mask, quad, 1)
-    grow = int(np.linalg.norm(px[lm.LEFT_SHOULDER] - px[lm.RIGHT_SHOULDER]) * TORSO_DILATE_OF_SHOULDERS)
-    if grow > 0:
-        mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    region = mask.astype(bool) & ~arm_mask(marks, size)
+    ls, rs, lh, rh = (px[i] for i in (lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.LEFT_HIP, lm.RIGHT_HIP))
+    quad = np.array([ls, rs, rh, lh]).astype(np.int32)
+    to_torso = _distance_to((h, w), lambda m: cv2.fillConvexPoly(m, quad, 0))
+
+    def limbs(mask):
+        for a, b in LIMB_BONES:
+            cv2.line(mask, tuple(map(int, px[lm.INDEX[a]])), tuple(map(int, px[lm.INDEX[b]])), 0, 1)
+
+    to_limb = _distance_to((h, w), limbs)
+    margin = np.linalg.norm(ls - rs) * TORSO_DILATE_OF_SHOULDERS
+    ys, xs = np.mgrid[0:h, 0:w]
+    pts = np.stack([xs, ys], axis=-1).astype(np.float64)
+    band = (_beyond(pts, ls, rs, (lh + rh) / 2) <= margin) & (_beyond(pts, lh, rh, (ls + rs) / 2) <= margin)
+    region = band & (to_torso <= to_limb) & ~arm_mask(marks, size)
     if person_mask is not None:
         region &= person_mask > 0.5
     return region

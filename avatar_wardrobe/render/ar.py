@@ -5,7 +5,7 @@ import numpy as np
 from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, GraphicsOutput, LMatrix4f, Texture, Vec4
 
 from ..ar.fit import (AVATAR_TO_CAMERA, Intrinsics, LandmarkSmoother, Placement, arm_mask, fit_placement,
-                      joint_landmark_pairs)
+                      joint_landmark_pairs, landmark_points)
 from ..records import Frame, Landmarks
 from .avatar_actor import GLTF_TO_PANDA
 from .plugin import Wardrobe
@@ -86,10 +86,22 @@ class ArView:
         px = self._smoother(marks.image[mark_ids, :2], marks.time_s) * np.array(size, dtype=np.float64)
         visible = marks.visibility[mark_ids]
         weights = np.where(visible >= MIN_LANDMARK_VISIBILITY, visible, 0.0) * pair_weights
+        joints[:4] = landmark_points(joints[:4])  # shoulders and hips, as MediaPipe marks them
         self.placement = fit_placement(joints, px, weights, cam) or self.placement
         if self.placement is not None:
-            wardrobe.node.setMat(LMatrix4f(*node_matrix(self.placement).ravel()))
+            self.show(self.placement, size)
         return self.placement
+
+    def show(self, placement: Placement, size: tuple[int, int]) -> None:
+        """Put the avatar where `placement` says, seen by this view's camera."""
+        self._lens(size)
+        self.wardrobe.node.setMat(LMatrix4f(*node_matrix(placement).ravel()))
+
+    def render(self, size: tuple[int, int]) -> np.ndarray:
+        """Render a frame and read it back: BGRA uint8 (H, W, 4), alpha 0 where nothing was drawn."""
+        self.base.taskMgr.step()
+        self.base.graphicsEngine.syncFrame()
+        return self._read(size)
 
     def composite(self, frame: Frame, marks: Landmarks, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Pose, place, render and blend over the camera frame: (BGR image, garment mask)."""
@@ -98,9 +110,7 @@ class ArView:
         if marks.found:
             self.wardrobe.update(marks)
             self.place(marks, (w, h))
-        self.base.taskMgr.step()
-        self.base.graphicsEngine.syncFrame()
-        rgba = self._read((w, h))
+        rgba = self.render((w, h))
         alpha = rgba[..., 3:].astype(np.float32) / 255.0
         if marks.found and marks.mask is not None:
             arms = arm_mask(marks, (w, h)) & (marks.mask > 0.5)
