@@ -24,7 +24,7 @@ def _bench(args):
     from .bench import run
 
     result = run(tasks=args.tasks, frames=args.frames, workers=args.workers, backend=args.backend,
-                 keep=args.keep, progress=not args.quiet)
+                 keep=args.keep, repeat=args.repeat, progress=not args.quiet)
     _print(result, args.json)
     return 0
 
@@ -46,10 +46,11 @@ def register(subparsers, bench_subparsers) -> None:
 
     s = bench_subparsers.add_parser("batch", help="catalog throughput with 1 worker, then 2, in the same run")
     s.add_argument("--json", action="store_true", help="print only the JSON line")
-    s.add_argument("--tasks", type=int, default=4, help="tasks in the benchmark catalog (default 4)")
+    s.add_argument("--tasks", type=int, default=6, help="tasks in the benchmark catalog (default 6)")
     s.add_argument("--frames", type=int, default=24, help="clip frames per task (default 24)")
     s.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated (default 1,2)")
     s.add_argument("--backend", choices=BACKENDS, default="auto")
+    s.add_argument("--repeat", type=int, default=1, help="run the worker counts this many times (median ratio)")
     s.add_argument("--keep", default=None, help="keep the outputs in this folder (default: a temp folder)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(handler=_bench)
