@@ -214,7 +214,7 @@ def _garment(entry: dict, i: int, base: Path, where: str) -> tuple[str, dict[str
     _known(entry, GARMENT_KEYS, at, "this entry")
     if ("file" in entry) == ("files" in entry):
         raise WardrobeError(f"{at}: give either file = \"garments/tshirt_{{size}}.glb\" with sizes = [...], "
-                            "or files = {{ S = \"...\", M = \"...\" }}.")
+                            "or files = { S = \"...\", M = \"...\" }.")
     if "files" in entry:
         table = entry["files"]
         if not isinstance(table, dict) or not table:
