@@ -1,8 +1,11 @@
 """Schedule a catalog's tasks on Ray (the `batch` extra) or, without it, a local pool that says so."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,6 +23,9 @@ BACKENDS = ("auto", "ray", "local")
 RAY_OBJECT_STORE_MB = 128      # outputs are small (a few hundred KB per task)
 RAY_LOCAL_IP = "127.0.0.1"     # a local Ray stays on the loopback
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}  # no usage reporting
+# A local Ray binds to the loopback: Ray reads this when imported (else it picks the host's address).
+RAY_LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+RAY_TEMP_PREFIX = "aw_ray_"    # a local Ray's session files (logs, sockets), removed after the run
 EXTRA_HINT = "pip install -e '.[batch]' (Ray)"
 
 Runner = Callable[[list[TaskSpec]], Iterator[dict]]
@@ -60,19 +66,23 @@ class RayRunner:
     """Ray tasks (one per catalog task) on a local Ray started small, or on a cluster at `address`."""
 
     def __init__(self, workers: int | None, address: str | None, tmp_root: str | None = None):
-        for k, v in RAY_ENV.items():
+        for k, v in {**RAY_ENV, **({} if address else RAY_LOCAL_ENV)}.items():
             os.environ.setdefault(k, v)
         import ray
 
         self.ray = ray
+        self.temp_dir = None
         t0 = time.perf_counter()
         try:
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level="warning")
             else:
+                self.temp_dir = tempfile.mkdtemp(prefix=RAY_TEMP_PREFIX)
                 ray.init(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE_MB * 2**20, include_dashboard=False,
-                         _node_ip_address=RAY_LOCAL_IP, log_to_driver=False, logging_level="warning")
+                         _node_ip_address=RAY_LOCAL_IP, _temp_dir=self.temp_dir, log_to_driver=False,
+                         logging_level="warning")
         except (ConnectionError, RuntimeError, ValueError) as exc:
+            self.close()
             raise WardrobeError(f"could not start or reach Ray{' at ' + address if address else ''} ({exc}). "
                                 "Check the address (auto, or ray://HEAD:10001) and that the cluster runs Ray "
                                 "2.60.0, or run with --backend local.") from None
@@ -100,14 +110,16 @@ class RayRunner:
 
     def close(self) -> None:
         self.ray.shutdown()
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def ray_available() -> bool:
+    """Whether Ray is installed (not imported here: a local Ray sets its environment first)."""
     try:
-        import ray  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules["ray"] is None (blocked)
         return False
-    return True
 
 
 def run_batch(catalog_path: str | Path, out: str | Path, workers: int | None = None, address: str | None = None,

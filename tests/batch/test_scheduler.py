@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import cv2
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from avatar_wardrobe.batch import store
 from avatar_wardrobe.batch.catalog import load_catalog
 from avatar_wardrobe.batch.isolate import TEMP_PREFIX
-from avatar_wardrobe.batch.scheduler import run_batch
+from avatar_wardrobe.batch.scheduler import RAY_TEMP_PREFIX, run_batch
 from avatar_wardrobe.cloth.fit import REGIONS
 from avatar_wardrobe.record.video import read_video
 from avatar_wardrobe.settings import MODELS_DIR
@@ -115,7 +117,9 @@ def test_without_ray_the_local_pool_runs_and_says_so(tmp_path):
 def test_ray_path(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (the batch extra)")
     catalog = write_catalog(tmp_path, [("tshirt", "garments/tshirt_{size}.glb", ["S", "M"])])
+    ray_dirs = set(Path(tempfile.gettempdir()).glob(RAY_TEMP_PREFIX + "*"))
     result = run_batch(catalog, tmp_path / "out", workers=2, backend="ray", progress=False)
+    assert set(Path(tempfile.gettempdir()).glob(RAY_TEMP_PREFIX + "*")) <= ray_dirs  # Ray's session files removed
     assert (result["backend"], result["workers"], result["ok"], result["failed"]) == ("ray", 2, 2, 0)
     rows = json.loads((tmp_path / "out" / "summary.json").read_text())["tasks"]
     assert {r["recommended_size"] for r in rows} <= {"S", "M"} and len(rows) == 2
