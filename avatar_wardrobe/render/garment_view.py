@@ -7,12 +7,18 @@ from ..garments.garment import Garment
 from .dynamic_mesh import DynamicMesh, apply_material, load_texture
 
 
+def panda_uvs(gltf_uvs: np.ndarray) -> np.ndarray:
+    """glTF texture coordinates (origin at the image's top-left, v down) as Panda's (v up)."""
+    return np.column_stack([gltf_uvs[:, 0], 1.0 - gltf_uvs[:, 1]]).astype(np.float32)
+
+
 class GarmentView:
     """One garment under `parent`; `show(positions, normals)` each frame (glTF frame, metres)."""
 
     def __init__(self, garment: Garment, parent):
         self.garment = garment
-        self.mesh = DynamicMesh(garment.name, garment.faces, garment.uvs, garment.colors, garment.parts)
+        self.uvs = panda_uvs(garment.uvs)
+        self.mesh = DynamicMesh(garment.name, garment.faces, self.uvs, garment.colors, garment.parts)
         self.root = parent.attachNewNode(f"garment_{garment.name}")
         self.part_paths = []
         textures: dict[int, object] = {}
@@ -36,7 +42,7 @@ class GarmentView:
 
     def set_colors(self, colors: np.ndarray) -> None:
         """Per-vertex colours multiply the material (the fit heat map uses this)."""
-        self.mesh.set_colors(colors, self.garment.uvs)
+        self.mesh.set_colors(colors, self.uvs)
 
     def remove(self) -> None:
         self.root.removeNode()
