@@ -367,7 +367,7 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
     from ..pose.sources import open_source
     from ..pose.tracker import PoseTracker
     from ..settings import load_scene, model_path
-    from .keypoints import COCO17, avatar_keypoints, place_on_image, project
+    from .keypoints import COCO17, detector_keypoints, place_on_image, project
     from .pose_filter import PoseFilter
 
     try:
@@ -392,7 +392,7 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
             seen += 1
             if not marks.found or not all(n in truth for n in COCO17):
                 continue
-            cam = place_on_image(avatar_keypoints(model.solver, pose), marks, fov)
+            cam = place_on_image(detector_keypoints(model.solver, pose), marks, fov)
             if cam is None:
                 continue
             found += 1
