@@ -6,6 +6,8 @@ from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, Graph
 
 from ..ar.fit import (AVATAR_TO_CAMERA, Intrinsics, LandmarkSmoother, Placement, arm_mask, fit_placement,
                       joint_landmark_pairs, landmark_points)
+from ..avatar.body import NO_REGION
+from ..garments.garment import BODY_REGIONS
 from ..records import Frame, Landmarks
 from .avatar_actor import GLTF_TO_PANDA
 from .plugin import Wardrobe
@@ -14,6 +16,10 @@ KEY_LIGHT = ((1.5, 1.45, 1.4), (20.0, -30.0))
 AMBIENT = (0.45, 0.45, 0.48)
 NEAR_M, FAR_M = 0.05, 50.0
 MIN_LANDMARK_VISIBILITY = 0.5
+# Body regions that hide the garment parts behind the player. The limbs do not: their pose is the
+# least certain part of the fit (an avatar thigh raised a little more than the player's hides the
+# shirt's front in a squat), and the player's own arms pass in front from the camera image instead.
+OCCLUDER_REGIONS = ("head", "neck", "torso", "hips")
 
 
 # OpenCV camera axes (x right, y down, z ahead) -> Panda3D (x right, y ahead, z up).
@@ -53,17 +59,35 @@ class ArView:
         for light in (key, amb):
             base.render.setLight(light)
             self._lights.append(light)
-        self.body_as_occluder(True)
         self._pairs = None
         self._smoother = LandmarkSmoother()
+        self._occluder_for = None
+        self.body_as_occluder(True)
 
     def body_as_occluder(self, on: bool) -> None:
-        """The avatar's skin writes depth but no colour (garments stay visible on top of it)."""
-        for geom in self.wardrobe.actor.body_geoms:
+        """On: the avatar's trunk writes depth but no colour (garments stay visible on top of it)
+        and its limbs are not drawn. Off: the whole avatar is drawn as usual."""
+        wardrobe = self.wardrobe
+        body = wardrobe.avatar.body
+        hidden = wardrobe.outfit.hidden_faces(body.faces, body.regions)
+        if on:
+            known = body.regions != NO_REGION
+            trunk = np.isin(body.regions, [BODY_REGIONS.index(r) for r in OCCLUDER_REGIONS]) | ~known
+            hidden = hidden | ~trunk[body.faces].all(axis=1)
+        wardrobe.actor.set_hidden_faces(hidden)
+        for geom in wardrobe.actor.body_geoms:
             if on:
                 geom.setAttrib(ColorWriteAttrib.make(ColorWriteAttrib.C_off), 1)
             else:
                 geom.clearAttrib(ColorWriteAttrib)
+        self._occluding = on
+        self._occluder_for = (wardrobe.actor, tuple(map(id, wardrobe.outfit.items())))
+
+    def _keep_occluder(self) -> None:
+        """Set the occluder again after the wardrobe changed the body or what is worn."""
+        wardrobe = self.wardrobe
+        if self._occluder_for != (wardrobe.actor, tuple(map(id, wardrobe.outfit.items()))):
+            self.body_as_occluder(self._occluding)
 
     def _lens(self, size: tuple[int, int]) -> Intrinsics:
         cam = Intrinsics(size[0], size[1], self.vertical_fov_deg)
@@ -107,6 +131,7 @@ class ArView:
         """Pose, place, render and blend over the camera frame: (BGR image, garment mask)."""
         image = frame.image
         h, w = image.shape[:2]
+        self._keep_occluder()
         if marks.found:
             self.wardrobe.update(marks)
             self.place(marks, (w, h))
