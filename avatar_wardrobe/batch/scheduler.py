@@ -150,7 +150,7 @@ def run_batch(catalog_path: str | Path, out: str | Path, workers: int | None = N
     if address and not use_ray:
         raise WardrobeError(f"--address needs Ray: {EXTRA_HINT}.")
     slots = workers or os.cpu_count() or 1
-    runner, startup_s, name = None, 0.0, "local"
+    runner, startup_s, name = None, 0.0, "none"  # "none": every task was already complete
     if todo:
         if use_ray:
             runner = RayRunner(workers if address else slots, address, tmp_root)
@@ -160,7 +160,7 @@ def run_batch(catalog_path: str | Path, out: str | Path, workers: int | None = N
             if backend == "auto":
                 say(f"Ray is not installed, so tasks run on a local pool of {slots} process(es) "
                     f"({EXTRA_HINT} to use Ray).")
-            runner = local_runner(slots, tmp_root)
+            runner, name = local_runner(slots, tmp_root), "local"
     failed = 0
     t0 = time.perf_counter()
     records = {i: r for i, r in done.items() if r is not None}

@@ -20,7 +20,7 @@ from .tasks import THUMB_FILE
 CSV_FILE, JSON_FILE, SHEET_FILE = "summary.csv", "summary.json", "catalog_sheet.jpg"
 COLUMNS = ("id", "garment", "size", "body", "motion", "status", "seconds", "peak_rss_mb", "worst_strain",
            *(f"strain_{r}" for r in REGIONS), "fits", "recommended_size", "error", "folder")
-TILE_W, TILE_H, CAPTION_H = 150, 200, 34
+TILE_W, TILE_H, CAPTION_H = 176, 216, 34
 FAILED_BGR, TILE_BGR, TEXT_BGR = (40, 40, 150), (44, 40, 40), (235, 235, 235)
 ERROR_WRAP, ERROR_LINES = 22, 6
 JPEG_QUALITY = 85
