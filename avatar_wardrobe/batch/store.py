@@ -12,6 +12,9 @@ from .catalog import TaskSpec
 TASKS_DIR = "tasks"
 RECORD_FILE = "record.json"
 RECORD_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what a plain open() would give (mkstemp makes files private)
 
 
 def task_dir(out: Path, spec: TaskSpec) -> Path:
@@ -27,6 +30,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ def test_write_atomic_leaves_no_part_file(tmp_path):
     store.write_atomic(path, b"one")
     store.write_atomic(path, b"two")
     assert path.read_bytes() == b"two" and [p.name for p in path.parent.iterdir()] == ["x.bin"]
+    assert path.stat().st_mode & 0o777 == store.FILE_MODE
 
 
 def test_complete_needs_ok_status_same_inputs_and_every_output(tmp_path):
