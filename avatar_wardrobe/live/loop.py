@@ -103,7 +103,7 @@ class SceneLoop:
         previous = os.environ.get("LP_NUM_THREADS")
         os.environ["LP_NUM_THREADS"] = str(opts.lp_threads)
         try:
-            self.base = create_base(opts.window or None, (r.width, r.height))
+            self.base = create_base(opts.window or None, (r.width, r.height), msaa=0 if r.pbr else r.msaa)
         finally:
             if previous is None:
                 os.environ.pop("LP_NUM_THREADS", None)
@@ -111,8 +111,13 @@ class SceneLoop:
                 os.environ["LP_NUM_THREADS"] = previous
         self.studio = Studio(self.base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera,
                              kind=scene.set.kind)
-        self.wardrobe = Wardrobe(self.base, model, scene=scene)
-        self.cloth_vertices = set_cloth_vertices(self.wardrobe, opts.cloth_vertices)
+        cloth = None
+        if opts.cloth_vertices is not None:
+            from ..cloth.simulator import ClothSettings
+
+            cloth = ClothSettings(sim_vertices=int(opts.cloth_vertices))
+        self.wardrobe = Wardrobe(self.base, model, scene=scene, cloth_settings=cloth)
+        self.cloth_vertices = self.wardrobe.cloth_nodes
         self.grabber = FrameGrabber(self.base)
         self.refiner = Refiner.create(opts.refine, scene.refine)
         self.video = None
@@ -150,22 +155,6 @@ class SceneLoop:
             self.video.close()
         self.wardrobe.remove()
         self.studio.remove()
-
-
-def set_cloth_vertices(wardrobe, vertices: int | None) -> int:
-    """Rebuild the worn garments' simulations with a sim mesh budget; returns the total sim nodes."""
-    from ..cloth.simulator import ClothSettings, GarmentSim
-
-    total = 0
-    for worn in wardrobe._worn.values():  # the plugin has no public per-garment cloth settings yet
-        if worn.sim is None:
-            continue
-        if vertices is not None:
-            worn.sim.close()
-            worn.sim = GarmentSim(worn.garment, wardrobe.avatar, worn.garment.meta.fabric,
-                                  settings=ClothSettings(sim_vertices=int(vertices)), proxies=wardrobe._proxies)
-        total += len(worn.sim.sim.positions)
-    return total
 
 
 def _landmarks(frame, size: tuple[int, int]) -> Landmarks:

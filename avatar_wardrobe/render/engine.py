@@ -8,8 +8,12 @@ from panda3d.core import loadPrcFileData
 from ..errors import WardrobeError
 
 HEADLESS_PRC = "load-display p3headlessgl\nwindow-type offscreen\n"
-COMMON_PRC = "sync-video false\naudio-library-name null\nframebuffer-multisample true\nmulti-sample 4\n"
+COMMON_PRC = "sync-video false\naudio-library-name null\n"
 DEFAULT_SIZE = (640, 480)
+# Samples of the window's own framebuffer. simplepbr draws the scene into its own (multisampled)
+# buffer and only a full-screen quad into the window, so a pbr scene wants 0 here; the lite
+# shading draws straight into the window. On llvmpipe 4 samples cost about a third of a frame.
+DEFAULT_MSAA = 4
 
 
 def want_window(window: bool | None) -> bool:
@@ -22,14 +26,17 @@ def want_window(window: bool | None) -> bool:
     return window
 
 
-def create_base(window: bool | None = None, size: tuple[int, int] = DEFAULT_SIZE, title: str = "avatar_wardrobe"):
-    """Create the ShowBase (once per process): offscreen unless a window is wanted and possible."""
+def create_base(window: bool | None = None, size: tuple[int, int] = DEFAULT_SIZE, title: str = "avatar_wardrobe",
+                msaa: int = DEFAULT_MSAA):
+    """Create the ShowBase (once per process): offscreen unless a window is wanted and possible.
+    msaa: the window framebuffer's samples (0: none); ignored when the ShowBase exists already."""
     import builtins
 
     if getattr(builtins, "base", None) is not None:
         return builtins.base
     windowed = want_window(window)
     prc = COMMON_PRC + f"win-size {size[0]} {size[1]}\nwindow-title {title}\n"
+    prc += f"framebuffer-multisample true\nmulti-sample {int(msaa)}\n" if msaa > 0 else "framebuffer-multisample false\n"
     if not windowed:
         prc += HEADLESS_PRC
     loadPrcFileData("avatar_wardrobe", prc)

@@ -84,7 +84,8 @@ class ShotRenderer:
         base.win.addRenderTexture(self.colour, GraphicsOutput.RTMCopyRam, GraphicsOutput.RTPColor)
         if pass_name == "aux":
             base.setBackgroundColor(0.5, 0.5, 0.5, ID_BACKGROUND / 255)
-            base.render.setShader(Shader.make(Shader.SL_GLSL, AUX_VERT, AUX_FRAG))
+            base.render.setShader(Shader.make(Shader.SL_GLSL, AUX_VERT, AUX_FRAG))  # replaces the lite shading
+            self.studio.floor.clearShader()  # the lite floor's own shader too
             base.render.setAntialias(AntialiasAttrib.MNone, 100)
             base.render.setShaderInput("depth_range", DEPTH_RANGE_M)
             base.render.setShaderInput("aux_mode", 0.0)

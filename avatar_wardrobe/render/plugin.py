@@ -47,8 +47,11 @@ class Wardrobe:
     """
 
     def __init__(self, base, avatar: str | Path | AvatarModel | None = None, parent=None, rig: str | None = None,
-                 scene: SceneSettings | str | Path | None = None, studio: bool = False):
+                 scene: SceneSettings | str | Path | None = None, studio: bool = False, cloth_settings=None):
+        """cloth_settings: a cloth.simulator.ClothSettings for every simulated garment (e.g. a sim
+        mesh budget, `ClothSettings(sim_vertices=1000)`); None: each garment's fabric preset."""
         self.base = base
+        self.cloth_settings = cloth_settings
         self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
         self._parent = parent if parent is not None else base.render
         self.timings_ms: dict[str, float] = {}
@@ -123,8 +126,10 @@ class Wardrobe:
         t2 = time.perf_counter()
         self.timings_ms = {"solve": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}
         if self._worn:
-            self._dress(self.pose)
-            self.timings_ms["garments"] = (time.perf_counter() - t2) * 1e3
+            cloth_s = self._dress(self.pose)
+            if self.cloth_enabled:
+                self.timings_ms["cloth"] = cloth_s * 1e3
+            self.timings_ms["garments"] = (time.perf_counter() - t2 - cloth_s) * 1e3
         return self.pose
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
@@ -229,6 +234,11 @@ class Wardrobe:
         return [self._worn[g.meta.slot].garment for g in self.outfit.items() if g.meta.slot in self._worn]
 
     @property
+    def cloth_nodes(self) -> int:
+        """Simulated cloth nodes over all worn garments (0 when the cloth is off)."""
+        return sum(len(w.sim.sim.positions) for w in self._worn.values() if w.sim is not None)
+
+    @property
     def tracking(self) -> bool | None:
         """None before any frame, then whether the last frame had a person in it."""
         return self._tracking
@@ -274,11 +284,15 @@ class Wardrobe:
 
         if self._proxies is None or self._proxies_for is not self.avatar:
             self._proxies, self._proxies_for = BodyProxies.for_avatar(self.avatar), self.avatar
-        return GarmentSim(garment, self.avatar, garment.meta.fabric, proxies=self._proxies)
+        return GarmentSim(garment, self.avatar, garment.meta.fabric, settings=self.cloth_settings,
+                          proxies=self._proxies)
 
-    def set_cloth(self, on: bool) -> None:
-        """Simulate the garments' cloth (PyBullet) or just skin them to the body."""
+    def set_cloth(self, on: bool, settings=None) -> None:
+        """Simulate the garments' cloth (PyBullet) or just skin them to the body.
+        settings: a cloth.simulator.ClothSettings for the worn garments and later ones (None keeps the current)."""
         self.cloth_enabled = bool(on)
+        if settings is not None:
+            self.cloth_settings = settings
         for worn in self._worn.values():
             if worn.sim is not None:
                 worn.sim.close()
@@ -318,12 +332,16 @@ class Wardrobe:
         body = self.avatar.body
         self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
 
-    def _dress(self, pose: Pose) -> None:
+    def _dress(self, pose: Pose) -> float:
+        """Pose every worn garment (simulated or skinned) and upload it; returns the seconds spent simulating."""
         matrices = None
+        cloth_s = 0.0
         for worn in self._worn.values():
             g = worn.garment
             if worn.sim is not None:
+                t0 = time.perf_counter()
                 state = worn.sim.step(pose)
+                cloth_s += time.perf_counter() - t0
                 worn.view.show(state.positions, state.normals)
                 self.cloth_resets = max(self.cloth_resets, state.resets)
                 if self.fit_map:
@@ -335,6 +353,7 @@ class Wardrobe:
                 matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
             positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
             worn.view.show(positions, normals)
+        return cloth_s
 
     # -- output -------------------------------------------------------------------------------
     def snapshot(self) -> np.ndarray:

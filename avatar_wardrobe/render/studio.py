@@ -8,6 +8,7 @@ from panda3d.core import (AmbientLight, CardMaker, DirectionalLight, Fog, Materi
 
 from ..errors import WardrobeError
 from ..settings import CameraSettings
+from . import lite
 
 FLOOR_SIZE_M = 60.0
 FLOOR_TILE_M = 0.5
@@ -54,15 +55,20 @@ class Studio:
 
     def __init__(self, base, subject_height_m: float = 1.7, pbr: bool = True, msaa: int = 0,
                  camera: CameraSettings | None = None, kind: str = "studio"):
+        """pbr: simplepbr (msaa: its samples); else the lite shader (render/lite.py: several times
+        cheaper on llvmpipe; its multisampling is the window's, see engine.create_base)."""
         if kind not in SET_KINDS:
             raise WardrobeError(f"unknown set '{kind}': use one of {', '.join(SET_KINDS)}.")
         self.base = base
         self.camera = camera or CameraSettings()
         self.kind = kind
         self.root = base.render.attachNewNode("studio")
-        # simplepbr works in linear light and converts to sRGB at the end: clear in linear too.
-        backdrop = tuple(_srgb_to_linear(c) for c in BACKGROUND[:3]) if pbr else BACKGROUND[:3]
-        base.setBackgroundColor(*backdrop, 1.0)
+        # Both shadings light in linear space and tone-map at the end. simplepbr tone-maps the
+        # cleared buffer too; the lite shader runs on geometry only, so its clear colour is the
+        # tone-mapped backdrop (the fog still fades to the linear one: the two meet at the horizon).
+        backdrop = tuple(_srgb_to_linear(c) for c in BACKGROUND[:3])
+        clear = backdrop if pbr else tuple(lite.tone_map(c) for c in backdrop)
+        base.setBackgroundColor(*clear, 1.0)
         fog = Fog("studio")
         fog.setColor(*backdrop)
         fog.setExpDensity(FOG_DENSITY)
@@ -74,7 +80,8 @@ class Studio:
         self.frame(subject_height_m)
         self.pipeline = None
         if not pbr:
-            base.render.setShaderAuto()
+            base.render.setMaterial(Material("lite-fallback"))
+            lite.apply(base.render, self.floor)
         else:
             import simplepbr
 
@@ -144,4 +151,7 @@ class Studio:
         for light in self.root.findAllMatches("**/+Light"):
             self.base.render.clearLight(light)
         self.base.render.clearFog()
+        if self.pipeline is None:  # the lite shading is ours to take out again
+            self.base.render.clearShader()
+            self.base.render.clearMaterial()
         self.root.removeNode()

@@ -31,3 +31,31 @@ def test_play_drives_the_avatar_in_a_task(panda_base):
         wardrobe.remove()
         parent.removeNode()
     assert not panda_base.taskMgr.hasTaskNamed(TASK_NAME)
+
+
+def test_cloth_settings_set_the_sim_mesh_budget_and_timings_split_cloth_from_upload(panda_base):
+    import dataclasses
+
+    from avatar_wardrobe.cloth.simulator import ClothSettings
+    from avatar_wardrobe.garments.garment_io import load_garment
+    from avatar_wardrobe.settings import load_scene, model_path
+
+    scene = dataclasses.replace(load_scene(), outfit=[])
+    # Without its own sim mesh the garment's render mesh is clustered down to the budget.
+    shirt = dataclasses.replace(load_garment(model_path("garments/tshirt_M.glb")), sim=None)
+    small, large = ClothSettings(sim_vertices=200), ClothSettings(sim_vertices=800)
+    wardrobe = Wardrobe(panda_base, scene=scene, cloth_settings=small)
+    try:
+        wardrobe.equip(shirt)
+        few = wardrobe.cloth_nodes
+        wardrobe.set_cloth(True, large)  # rebuilds the worn garment's simulation with the new budget
+        many = wardrobe.cloth_nodes
+        assert 0 < few < many, (few, many)
+        wardrobe.update(timed(make_landmarks(), 0))
+        assert {"solve", "pose", "cloth", "garments"} <= set(wardrobe.timings_ms)
+        wardrobe.set_cloth(False)
+        assert wardrobe.cloth_nodes == 0
+        wardrobe.update(timed(make_landmarks(), 1))
+        assert "cloth" not in wardrobe.timings_ms and "garments" in wardrobe.timings_ms
+    finally:
+        wardrobe.remove()
