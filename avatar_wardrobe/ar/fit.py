@@ -9,13 +9,11 @@ import numpy as np
 
 from ..pose import landmarks as lm
 from ..pose.filtering import IMAGE_PARAMS, MAX_GAP_S, OneEuroFilter
-from ..retarget.rigmap import RigMap
 
-# Landmark -> rig role pairs used to fit the avatar onto the image, with their weight: the torso
-# decides where the clothes sit; the limbs only steady the fit.
-FIT_PAIRS = (("shoulder", "upper_arm", 1.0), ("hip", "upper_leg", 1.0), ("elbow", "lower_arm", 0.1),
-             ("knee", "lower_leg", 0.1), ("wrist", "hand", 0.05), ("ankle", "foot", 0.05))
-SIDE_NAMES = {"l": "left", "r": "right"}
+# Landmarks fitted to the posed avatar's own keypoints (retarget.keypoints.detector_keypoints: the
+# rig's joints moved to where MediaPipe marks them, e.g. shoulders 2.3 cm above the joints), with
+# their weight: the torso decides where the clothes sit; the limbs only steady the fit.
+FIT_POINTS = (("shoulder", 1.0), ("hip", 1.0), ("elbow", 0.1), ("knee", 0.1), ("wrist", 0.05), ("ankle", 0.05))
 MIN_VISIBILITY = 0.5
 MAX_ANISOTROPY = 1.35  # the fit may stretch the avatar at most this much more along one image axis
 PERSPECTIVE_ITERATIONS = 2
@@ -25,10 +23,6 @@ TORSO_DILATE_OF_SHOULDERS = 0.12  # the torso reaches this far (share of shoulde
 LIMB_BONES = tuple((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (
     ("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "index"), ("hip", "knee"), ("knee", "ankle"))) + (
     ("left_ear", "right_ear"),)
-# Where MediaPipe's landmark sits relative to the rig joint it is paired with, in the torso's frame
-# (outward from the body's midline, up along the torso), in torso lengths: measured on the dressed
-# default avatar posed from motions/pose_1.jsonl (ar/landmark_offsets.py prints them).
-LANDMARK_OFFSETS = {"shoulder": (-0.002, 0.037), "hip": (-0.008, 0.031)}
 # Avatar frame (glTF: X its left, Y up, Z toward the camera) -> OpenCV camera (x right, y down, z ahead).
 AVATAR_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
@@ -115,28 +109,6 @@ def fit_placement(joints: np.ndarray, marks_px: np.ndarray, weights: np.ndarray,
     return Placement(linear, translation, float(np.median(np.linalg.norm(pred - uv, axis=1))))
 
 
-def torso_frame(torso: np.ndarray) -> np.ndarray:
-    """(3, 3) columns: the torso's left, up and facing directions from its joints (left shoulder,
-    right shoulder, left hip, right hip), in the frame the joints are given in."""
-    up = torso[:2].mean(0) - torso[2:].mean(0)
-    up /= np.linalg.norm(up)
-    left = (torso[0] - torso[1]) + (torso[2] - torso[3])
-    left -= up * (left @ up)
-    left /= np.linalg.norm(left)
-    return np.stack([left, up, np.cross(left, up)], axis=1)
-
-
-def landmark_points(torso: np.ndarray, offsets: dict = LANDMARK_OFFSETS) -> np.ndarray:
-    """The torso joints (left/right shoulder, left/right hip) moved to where MediaPipe would mark them."""
-    frame = torso_frame(torso)
-    length = np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))
-    out = torso.copy()
-    for k, (kind, side) in enumerate((("shoulder", 1.0), ("shoulder", -1.0), ("hip", 1.0), ("hip", -1.0))):
-        outward, up = offsets[kind]
-        out[k] += length * (frame[:, 0] * outward * side + frame[:, 1] * up)
-    return out
-
-
 class LandmarkSmoother:
     """One Euro on the landmarks the placement is fitted to (by their time, so any frame rate is
     smoothed alike: little lag in a fast squat, little shake when still); restarts after a gap."""
@@ -152,15 +124,11 @@ class LandmarkSmoother:
         return self.filter(points_norm, t)
 
 
-def joint_landmark_pairs(rig: RigMap, skeleton_index) -> tuple[list[int], list[int], np.ndarray]:
-    """(skeleton joint indices, landmark indices, weights) for fitting."""
-    joints, marks, weights = [], [], []
-    for part, role, weight in FIT_PAIRS:
-        for side in ("l", "r"):
-            joints.append(skeleton_index(rig.limb(role, side)))
-            marks.append(lm.INDEX[f"{SIDE_NAMES[side]}_{part}"])
-            weights.append(weight)
-    return joints, marks, np.array(weights)
+def fit_points() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(keypoint names, landmark indices, weights) fitted, in FIT_POINTS order, left before right."""
+    names = [f"{side}_{part}" for part, _ in FIT_POINTS for side in ("left", "right")]
+    weights = np.array([weight for _, weight in FIT_POINTS for _ in range(2)])
+    return names, np.array([lm.INDEX[n] for n in names]), weights
 
 
 def _px(points_norm: np.ndarray, size: tuple[int, int]) -> np.ndarray:

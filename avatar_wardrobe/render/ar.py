@@ -2,13 +2,29 @@
 from __future__ import annotations
 
 import numpy as np
-from panda3d.core import AmbientLight, ColorWriteAttrib, DirectionalLight, GraphicsOutput, LMatrix4f, Texture, Vec4
+from panda3d.core import (
+    AmbientLight,
+    ColorWriteAttrib,
+    DirectionalLight,
+    GraphicsOutput,
+    LMatrix4f,
+    Texture,
+    Vec4,
+)
 
-from ..ar.fit import (AVATAR_TO_CAMERA, Intrinsics, LandmarkSmoother, Placement, arm_mask, fit_placement,
-                      joint_landmark_pairs, landmark_points)
+from ..ar.fit import (
+    AVATAR_TO_CAMERA,
+    Intrinsics,
+    LandmarkSmoother,
+    Placement,
+    arm_mask,
+    fit_placement,
+    fit_points,
+)
 from ..avatar.body import NO_REGION
 from ..garments.garment import BODY_REGIONS
 from ..records import Frame, Landmarks
+from ..retarget.keypoints import detector_keypoints
 from .avatar_actor import GLTF_TO_PANDA
 from .plugin import Wardrobe
 
@@ -59,7 +75,7 @@ class ArView:
         for light in (key, amb):
             base.render.setLight(light)
             self._lights.append(light)
-        self._pairs = None
+        self._points = fit_points()
         self._smoother = LandmarkSmoother()
         self._occluder_for = None
         self.body_as_occluder(True)
@@ -102,15 +118,13 @@ class ArView:
         """Fit the posed avatar to the 2D landmarks (smoothed) and move its node there."""
         cam = self._lens(size)
         wardrobe = self.wardrobe
-        skeleton, pose = wardrobe.avatar.skeleton, wardrobe.pose
-        if self._pairs is None:
-            self._pairs = joint_landmark_pairs(wardrobe.avatar.rig, skeleton.index)
-        joint_ids, mark_ids, pair_weights = self._pairs
-        joints = skeleton.positions(pose.local_rotations, pose.root_offset)[joint_ids]
+        solver = wardrobe.avatar.solver
+        names, mark_ids, pair_weights = self._points
+        keypoints = detector_keypoints(solver, wardrobe.pose)  # where MediaPipe would mark the avatar
+        joints = np.array([keypoints[n] for n in names]) @ solver.rest.body.T  # canonical -> avatar file axes
         px = self._smoother(marks.image[mark_ids, :2], marks.time_s) * np.array(size, dtype=np.float64)
         visible = marks.visibility[mark_ids]
         weights = np.where(visible >= MIN_LANDMARK_VISIBILITY, visible, 0.0) * pair_weights
-        joints[:4] = landmark_points(joints[:4])  # shoulders and hips, as MediaPipe marks them
         self.placement = fit_placement(joints, px, weights, cam) or self.placement
         if self.placement is not None:
             self.show(self.placement, size)

@@ -2,7 +2,12 @@
 import numpy as np
 import pytest
 
-from avatar_wardrobe.ar.fit import AVATAR_TO_CAMERA, Intrinsics, LandmarkSmoother, fit_placement
+from avatar_wardrobe.ar.fit import (
+    AVATAR_TO_CAMERA,
+    Intrinsics,
+    LandmarkSmoother,
+    fit_placement,
+)
 
 CAM = Intrinsics(360, 640, 55.0)
 # A standing body's joints (glTF avatar frame, metres): shoulders, hips, elbows, knees.
@@ -160,15 +165,11 @@ def test_arm_in_front_is_cut_out_of_the_torso():
     assert region[170, 100]
 
 
-def test_landmark_points_move_along_the_torso():
-    from avatar_wardrobe.ar.fit import landmark_points, torso_frame
+def test_fit_points_pair_each_landmark_with_its_keypoint_left_then_right():
+    from avatar_wardrobe.ar.fit import FIT_POINTS, fit_points
+    from avatar_wardrobe.pose import landmarks as lm
 
-    torso = JOINTS[:4]
-    frame = torso_frame(torso)
-    assert np.allclose(frame.T @ frame, np.eye(3), atol=1e-9)
-    assert frame[:, 1] @ np.array([0, 1.0, 0]) > 0.99 and frame[:, 0] @ np.array([1.0, 0, 0]) > 0.99
-    moved = landmark_points(torso, {"shoulder": (0.1, 0.2), "hip": (0.0, -0.1)})
-    length = 0.45
-    assert np.allclose(moved[0] - torso[0], [0.1 * length, 0.2 * length, 0], atol=5e-3)   # left: outward = +x
-    assert np.allclose(moved[1] - torso[1], [-0.1 * length, 0.2 * length, 0], atol=5e-3)
-    assert np.allclose(moved[2] - torso[2], [0, -0.1 * length, 0], atol=5e-3)
+    names, marks, weights = fit_points()
+    assert names[:4] == ["left_shoulder", "right_shoulder", "left_hip", "right_hip"]  # the torso first
+    assert [lm.NAMES[i] for i in marks] == names
+    assert len(weights) == 2 * len(FIT_POINTS) and weights[:4].min() > weights[4:].max()
