@@ -409,7 +409,7 @@ def push_out(body: RefBody, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Move vertices along the body normal until each is at least min(offset, CLEARANCE_M) outside."""
     need = np.minimum(offset, CLEARANCE_M)
     for _ in range(PUSH_ITERATIONS):
-        sd, _, n = body.surface.signed_distance(x)
+        sd, _, n = body.surface.signed_closest(x)
         low = sd < need
         if not low.any():
             break
@@ -1129,7 +1129,7 @@ def push_out_layer(x: np.ndarray, under: tuple[np.ndarray, np.ndarray], gap: flo
     surface = TriangleSurface(inner_x, inner_faces)
     edge = cKDTree(inner_x[np.unique(boundary_edges(inner_faces))])
     for _ in range(PUSH_ITERATIONS):
-        sd, closest, n = surface.signed_distance(x)
+        sd, closest, n = surface.signed_closest(x)
         low = (sd < gap) & (edge.query(closest)[0] > LAYER_EDGE_M)
         if not low.any():
             break
@@ -1378,7 +1378,7 @@ def to_glb(body: RefBody, shell: Shell, shared: Shared, size: str, x: np.ndarray
 
 
 def rest_clearance(body: RefBody, x: np.ndarray) -> dict:
-    sd = body.surface.signed_distance(x)[0]
+    sd = body.surface.signed_distance(x)
     return {"min": round(float(sd.min()), 5), "mean": round(float(sd.mean()), 5)}
 
 
@@ -1386,7 +1386,7 @@ def over_clearance(inner_x: np.ndarray, inner_faces: np.ndarray, outer_x: np.nda
     """Smallest signed distance from the outer garment to the inner one, where the outer
     vertex's nearest inner point lies away from the inner garment's edges (its opening)."""
     surface = TriangleSurface(inner_x, inner_faces)
-    sd, closest, _ = surface.signed_distance(outer_x)
+    sd, closest, _ = surface.signed_closest(outer_x)
     edge = np.unique(boundary_edges(inner_faces))
     away = cKDTree(inner_x[edge]).query(closest)[0] > 0.02
     return float(sd[away].min()) if away.any() else float("nan")

@@ -7,18 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..avatar.body import BodyMesh
 from ..avatar.skeleton import Skeleton
-from ..avatar.skinning import vertex_normals
 from ..errors import WardrobeError
 from ..settings import model_path
 from .garment import Garment
 from .garment_io import AVATAR_NAME_PATTERN, DEFAULT_SOURCE_AVATAR, top_influences
+from .geometry import TriangleSurface
 
-K_CANDIDATES = 16           # nearest triangle centroids tried per point (plus the nearest vertex's triangles)
-CHUNK_POINTS = 4096         # points per batch of exact point-triangle distances (bounds memory)
 MIN_CLEARANCE_M = 0.002     # a fitted vertex ends at least this far outside the target body
 PUSH_ITERATIONS = 4         # rounds of pushing vertices out of the body (each re-finds the nearest surface)
 MIN_PUSH_COSINE = 0.5       # a push along a normal leaning more than 60 degrees off the face goes no further
@@ -40,22 +37,13 @@ class SurfaceBinding:
     offset: np.ndarray       # (N, 3)
 
 
-class BodySurface:
-    """A triangle mesh with the queries fitting needs: nearest triangle, local frames, signed distance."""
+class BodySurface(TriangleSurface):
+    """A body's triangle mesh with what fitting needs besides nearest points: local frames."""
 
     def __init__(self, positions: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None):
-        self.positions = np.asarray(positions, np.float64)
-        self.faces = np.asarray(faces, np.int64)
-        if len(self.faces) == 0:
+        if len(np.asarray(faces)) == 0:
             raise WardrobeError("the body mesh has no triangles to fit a garment to.")
-        self.normals = (vertex_normals(self.positions, self.faces) if normals is None
-                        else _unit(np.asarray(normals, np.float64)))
-        corners = self.positions[self.faces]
-        self._centroids = cKDTree(corners.mean(axis=1))
-        used = np.unique(self.faces)
-        self._vertex_ids = used
-        self._vertices = cKDTree(self.positions[used])
-        self._incident = _incidence(self.faces, len(self.positions))
+        super().__init__(positions, faces, None if normals is None else _unit(np.asarray(normals, np.float64)))
 
     @classmethod
     def from_body(cls, body: BodyMesh, faces: np.ndarray | None = None) -> "BodySurface":
@@ -63,40 +51,7 @@ class BodySurface:
 
     def nearest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(triangle, barycentric, closest point, distance) on the surface for each point."""
-        points = np.asarray(points, np.float64).reshape(-1, 3)
-        n = len(points)
-        tri, bary = np.zeros(n, np.int64), np.zeros((n, 3))
-        k = min(K_CANDIDATES, len(self.faces))
-        for start in range(0, n, CHUNK_POINTS):
-            p = points[start:start + CHUNK_POINTS]
-            _, near = self._centroids.query(p, k=k)
-            near = near.reshape(len(p), -1)
-            _, v = self._vertices.query(p)
-            incident = self._incident[self._vertex_ids[v]]
-            incident = np.where(incident < 0, near[:, :1], incident)
-            cand = np.concatenate([near, incident], axis=1)
-            corners = self.positions[self.faces[cand]]                       # (n, m, 3, 3)
-            b = closest_barycentric(p[:, None, :], corners[..., 0, :], corners[..., 1, :], corners[..., 2, :])
-            closest = np.einsum("nmk,nmkd->nmd", b, corners)
-            best = np.argmin(((closest - p[:, None, :]) ** 2).sum(-1), axis=1)
-            rows = np.arange(len(p))
-            tri[start:start + len(p)] = cand[rows, best]
-            bary[start:start + len(p)] = b[rows, best]
-        closest = np.einsum("nk,nkd->nd", bary, self.positions[self.faces[tri]])
-        return tri, bary, closest, np.linalg.norm(points - closest, axis=1)
-
-    def normal_at(self, triangle: np.ndarray, barycentric: np.ndarray) -> np.ndarray:
-        """The interpolated vertex normal at surface points (unit; the face normal where it vanishes)."""
-        n = np.einsum("nk,nkd->nd", barycentric, self.normals[self.faces[triangle]])
-        length = np.linalg.norm(n, axis=1)
-        bad = length < 1e-6
-        if bad.any():
-            n[bad] = self.face_normals(triangle[bad])
-        return _unit(n)
-
-    def face_normals(self, triangle: np.ndarray) -> np.ndarray:
-        c = self.positions[self.faces[triangle]]
-        return _unit(np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0]))
+        return self.closest(points)
 
     def frames(self, triangle: np.ndarray, barycentric: np.ndarray) -> np.ndarray:
         """(N, 3, 3) orthonormal frames, columns tangent, bitangent, normal (the interpolated normal)."""
@@ -110,43 +65,6 @@ class BodySurface:
             t[weak] = np.cross(n[weak], helper)
         t = _unit(t)
         return np.stack([t, np.cross(n, t), n], axis=2)
-
-    def signed_distance(self, points: np.ndarray) -> np.ndarray:
-        """Distance to the surface, negative inside (by the interpolated normal at the closest point)."""
-        tri, bary, closest, dist = self.nearest(points)
-        side = (np.asarray(points, np.float64) - closest) * self.normal_at(tri, bary)
-        return np.where(side.sum(1) < 0, -dist, dist)
-
-
-def closest_barycentric(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates (..., 3) of the closest point to p on triangles abc (Ericson, RTCD 5.1.5)."""
-    ab, ac, ap = b - a, c - a, p - a
-    bp, cp = p - b, p - c
-    d1, d2 = (ab * ap).sum(-1), (ac * ap).sum(-1)
-    d3, d4 = (ab * bp).sum(-1), (ac * bp).sum(-1)
-    d5, d6 = (ab * cp).sum(-1), (ac * cp).sum(-1)
-    vc, vb, va = d1 * d4 - d3 * d2, d5 * d2 - d1 * d6, d3 * d6 - d5 * d4
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v_ab = np.nan_to_num(d1 / (d1 - d3))
-        w_ac = np.nan_to_num(d2 / (d2 - d6))
-        w_bc = np.nan_to_num((d4 - d3) / ((d4 - d3) + (d5 - d6)))
-        total = va + vb + vc
-        safe = np.where(np.abs(total) > 0, total, 1.0)
-        v_in, w_in = vb / safe, vc / safe
-    zero, one = np.zeros_like(d1), np.ones_like(d1)
-    conditions = [
-        (d1 <= 0) & (d2 <= 0),
-        (d3 >= 0) & (d4 <= d3),
-        (vc <= 0) & (d1 >= 0) & (d3 <= 0),
-        (d6 >= 0) & (d5 <= d6),
-        (vb <= 0) & (d2 >= 0) & (d6 <= 0),
-        (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0),
-    ]
-    v = np.select(conditions, [zero, one, v_ab, zero, zero, 1 - w_bc], v_in)
-    w = np.select(conditions, [zero, zero, zero, one, w_ac, w_bc], w_in)
-    degenerate = ~(np.abs(total) > 0) & ~np.any(conditions, axis=0)
-    v, w = np.where(degenerate, 0.0, v), np.where(degenerate, 0.0, w)
-    return np.stack([1 - v - w, v, w], axis=-1)
 
 
 # --- binding and rebuilding ------------------------------------------------------------------
@@ -216,8 +134,10 @@ def fit_garment(garment: Garment, source_body: BodyMesh, target_body: BodyMesh,
             f"the target body {len(target_body.positions)}, so they do not share a topology. Make both "
             "avatars with anny (tools/make_avatar.py), or pass body vertex correspondences for RBF fitting.")
     positions = push_outside(positions, target, clearance)
+    normals = _unit(normals)
+    normals[np.abs(normals) < TINY] = 0.0  # rounding noise of the frame rotations: denormals as float32
     return dataclasses.replace(garment, positions=positions.astype(np.float32),
-                               normals=_unit(normals).astype(np.float32), sim=sim)
+                               normals=normals.astype(np.float32), sim=sim)
 
 
 def _rebind(points, normals, source: BodySurface, target: BodySurface) -> tuple[np.ndarray, np.ndarray | None]:
@@ -301,19 +221,6 @@ def fit_to_avatar(garment: Garment, avatar: str | Path) -> Garment:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-def _incidence(faces: np.ndarray, vertex_count: int) -> np.ndarray:
-    """(V, max valence) triangles around each vertex, padded with -1."""
-    flat = faces.ravel()
-    order = np.argsort(flat, kind="stable")
-    counts = np.bincount(flat, minlength=vertex_count)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    width = max(int(counts.max()), 1)
-    out = np.full((vertex_count, width), -1, np.int64)
-    rank = np.arange(len(flat)) - starts[flat[order]]
-    out[flat[order], rank] = order // 3
-    return out
-
 
 def _unit(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, np.float64)

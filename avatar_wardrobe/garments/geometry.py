@@ -8,6 +8,8 @@ from ..avatar.skinning import vertex_normals
 
 NEAREST_VERTICES = 12  # candidate triangles: those around this many nearest surface vertices
 DEGENERATE = 1e-20     # squared lengths below this count as zero
+CHUNK_POINTS = 4096    # points per batch of exact point-triangle distances (bounds memory)
+TINY_NORMAL = 1e-6     # an interpolated normal shorter than this (opposed corners) falls back to the face's
 
 
 def closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray):
@@ -92,7 +94,13 @@ class TriangleSurface:
 
     def closest(self, points: np.ndarray, k: int = NEAREST_VERTICES):
         """For each point: (face index, barycentric (3,), closest point (3,), distance)."""
-        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64)).reshape(-1, 3)
+        if len(points) <= CHUNK_POINTS:
+            return self._closest(points, k)
+        parts = [self._closest(points[i:i + CHUNK_POINTS], k) for i in range(0, len(points), CHUNK_POINTS)]
+        return tuple(np.concatenate(column) for column in zip(*parts))
+
+    def _closest(self, points: np.ndarray, k: int):
         k = min(k, len(self._used))
         nearest, near = self._tree.query(points, k=k)
         near = self._used[near.reshape(len(points), -1)]
@@ -116,18 +124,30 @@ class TriangleSurface:
         return faces[pick], bary[pick], closest[pick], dist[pick]
 
     def normal_at(self, faces: np.ndarray, bary: np.ndarray) -> np.ndarray:
-        """Unit surface normals interpolated from the vertex normals."""
+        """Unit surface normals interpolated from the vertex normals (the face's where they cancel)."""
         n = np.einsum("nk,nkc->nc", bary, self.normals[self.faces[faces]])
+        length = np.linalg.norm(n, axis=1, keepdims=True)
+        weak = length[:, 0] < TINY_NORMAL
+        if weak.any():
+            n[weak], length[weak] = self.face_normals(faces[weak]), 1.0
+        return n / np.maximum(length, 1e-12)
+
+    def face_normals(self, faces: np.ndarray) -> np.ndarray:
+        c = self.positions[self.faces[faces]]
+        n = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
         return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
-    def signed_distance(self, points: np.ndarray, k: int = NEAREST_VERTICES):
-        """Distance to the surface, negative on the side the normals point away from (inside).
-
-        Returns (signed distance (N,), closest points (N, 3), unit normals there (N, 3))."""
+    def signed_closest(self, points: np.ndarray, k: int = NEAREST_VERTICES):
+        """(signed distance (N,), closest points (N, 3), unit normals there (N, 3)); the distance is
+        negative on the side the normals point away from (inside)."""
         faces, bary, closest, dist = self.closest(points, k)
         normal = self.normal_at(faces, bary)
-        side = np.einsum("ij,ij->i", np.atleast_2d(points) - closest, normal)
+        side = np.einsum("ij,ij->i", np.atleast_2d(points).reshape(-1, 3) - closest, normal)
         return np.where(side < 0, -dist, dist), closest, normal
+
+    def signed_distance(self, points: np.ndarray, k: int = NEAREST_VERTICES) -> np.ndarray:
+        """Distance to the surface, negative inside (against the interpolated normal at the closest point)."""
+        return self.signed_closest(points, k)[0]
 
     def interpolate(self, values: np.ndarray, faces: np.ndarray, bary: np.ndarray) -> np.ndarray:
         """Per-vertex `values` (V, ...) interpolated at surface points given by face + barycentric."""
@@ -138,4 +158,4 @@ class TriangleSurface:
 def signed_distance(points: np.ndarray, positions: np.ndarray, faces: np.ndarray,
                     normals: np.ndarray | None = None) -> np.ndarray:
     """Signed distance of each point to the surface (positive outside, along the normals)."""
-    return TriangleSurface(positions, faces, normals).signed_distance(points)[0]
+    return TriangleSurface(positions, faces, normals).signed_distance(points)

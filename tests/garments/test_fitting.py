@@ -8,7 +8,7 @@ import pytest
 
 from avatar_wardrobe.avatar.body import BodyMesh
 from avatar_wardrobe.errors import WardrobeError
-from avatar_wardrobe.garments.fitting import (MIN_CLEARANCE_M, BodySurface, bind, closest_barycentric,
+from avatar_wardrobe.garments.fitting import (MIN_CLEARANCE_M, BodySurface, bind,
                                               fit_garment, fit_to_avatar, rebuild, source_body, transfer_weights)
 from garment_fixtures import PATCH_EASE_M, avatar_body, skin_patch_garment, tube_garment
 
@@ -27,27 +27,6 @@ def bodies():
 def patch(bodies):
     (skeleton, female), _ = bodies
     return skin_patch_garment(skeleton, female)
-
-
-def test_closest_point_matches_brute_force():
-    rng = np.random.default_rng(7)
-    a, b, c = rng.normal(size=(3, 300, 3))
-    p = rng.normal(size=(300, 3)) * 2
-    bary = closest_barycentric(p, a, b, c)
-    assert (bary >= -1e-12).all() and np.allclose(bary.sum(1), 1)
-    found = np.linalg.norm(np.einsum("nk,knd->nd", bary, np.stack([a, b, c])) - p, axis=1)
-    samples = rng.dirichlet([1, 1, 1], size=4000)
-    for i in range(0, 300, 10):
-        brute = np.linalg.norm(samples @ np.stack([a[i], b[i], c[i]]) - p[i], axis=1).min()
-        assert found[i] <= brute + 1e-12
-
-
-def test_degenerate_triangles_do_not_raise():
-    a = np.zeros((2, 3))
-    b = np.array([[1.0, 0, 0], [0, 0, 0]])
-    c = np.array([[2.0, 0, 0], [0, 0, 0]])
-    bary = closest_barycentric(np.array([[0.5, 1.0, 0], [1, 1, 1]]), a, b, c)
-    assert np.isfinite(bary).all() and np.allclose(bary.sum(1), 1)
 
 
 def test_binding_to_the_same_body_gives_the_garment_back(bodies, patch):

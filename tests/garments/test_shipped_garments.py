@@ -76,7 +76,7 @@ def clearance(reference):
 
     def get(g: Garment) -> np.ndarray:
         if g.path.name not in cache:
-            cache[g.path.name] = reference[2].signed_distance(g.attr("POSITION").astype(np.float64))[0]
+            cache[g.path.name] = reference[2].signed_distance(g.attr("POSITION").astype(np.float64))
         return cache[g.path.name]
     return get
 
@@ -144,7 +144,7 @@ def test_render_mesh_is_skinned_and_pinned(garment, reference):
 def test_normals_point_away_from_the_body(garment, reference):
     pos = garment.attr("POSITION").astype(np.float64)
     normals = garment.attr("NORMAL").astype(np.float64)
-    _, _, outward = reference[2].signed_distance(pos)
+    _, _, outward = reference[2].signed_closest(pos)
     facing = np.einsum("ij,ij->i", normals, outward) > 0
     assert facing.mean() > 0.97
 
@@ -177,7 +177,7 @@ def _refit_clearance(garment: Garment, avatar: Path) -> np.ndarray:
     skeleton = Skeleton.from_gltf(avatar)
     body = BodyMesh.from_gltf(avatar, skeleton)
     surface = TriangleSurface(body.positions, body.faces, body.normals)
-    return surface.signed_distance(fitted.positions.astype(np.float64))[0]
+    return surface.signed_distance(fitted.positions.astype(np.float64))
 
 
 def test_fits_the_other_default_body_with_no_vertex_inside(garment):
