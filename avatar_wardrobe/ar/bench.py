@@ -1,6 +1,7 @@
 """AR jobs: composite garments over a clip (`ar`), and how well they cover the torso (`bench ar`)."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -57,11 +58,12 @@ def run(video: str, garment: str = DEFAULT_GARMENT, fov_deg: float = 55.0, frame
     for marks, _out, mask, size in composites(video, [garment], fov_deg, frames, timer, progress=progress):
         if marks.found and marks.mask is not None:
             scores.append(iou(mask, torso_region(marks, size, marks.mask)))
-    result = {"video": str(video), "garment": garment, "frames": len(timer.samples.get("pose", [])),
+    result = {"video": str(video), "garment": garment, "fov_deg": fov_deg, "frames": len(timer.samples.get("pose", [])),
               "detected": len(scores), "target_iou": TARGET_IOU,
               "iou_median": round(float(np.median(scores)), 3) if scores else None,
               "iou_p10": round(float(np.percentile(scores, 10)), 3) if scores else None,
-              "iou_mean": round(float(np.mean(scores)), 3) if scores else None, "stages": timer.summary()}
+              "iou_mean": round(float(np.mean(scores)), 3) if scores else None, "stages": timer.summary(),
+              "loadavg": [round(x, 2) for x in os.getloadavg()]}
     result["table"] = (f"AR IoU garment vs torso: median {result['iou_median']} (p10 {result['iou_p10']}) over "
                        f"{len(scores)} frames, target >= {TARGET_IOU}\n" + timer.table())
     return result
