@@ -12,8 +12,7 @@ benchmark in its own process (the CLI does).
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..pose import landmarks as lm
 from ..records import Frame, Landmarks
+from . import kalidokit
 from .geometry import axis_angle, unit
 from .solver import Solver
 
@@ -163,14 +163,16 @@ def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return vt.T @ np.diag([1.0, 1.0, d]) @ u_.T
 
 
-def bone_errors(estimate: dict[str, np.ndarray], truth: dict[str, np.ndarray], align: bool) -> dict[str, list[float]]:
+def bone_errors(estimate: dict[str, np.ndarray], truth: dict[str, np.ndarray], align: bool,
+                groups=tuple(BONES)) -> dict[str, list[float]]:
     """Angles (degrees) between estimated and true bone directions, per group."""
     rot = np.eye(3)
     if align:
         rot = kabsch(np.array([estimate[n] for n in TORSO_POINTS]), np.array([truth[n] for n in TORSO_POINTS]))
     out = {}
-    for group, bones in BONES.items():
+    for group in groups:
         errs = []
+        bones = BONES[group]
         for a, b in bones:
             e, t = unit(rot @ (estimate[b] - estimate[a])), unit(truth[b] - truth[a])
             errs.append(math.degrees(math.acos(max(-1.0, min(1.0, float(e @ t))))))
@@ -199,17 +201,6 @@ class ErrorTable:
                                "p90_deg": round(float(np.percentile(every, 90)), 2), "n": int(len(every))}
             out.setdefault(method, {})[frame] = rows
         return out
-
-
-def kalidokit_status() -> str:
-    """Whether Kalidokit's solver can run here (Node and the npm package); a sentence either way."""
-    node = shutil.which("node")
-    if node is None:
-        return "Node.js is not installed here: Kalidokit (npm kalidokit) was not run"
-    probe = subprocess.run([node, "-e", "require('kalidokit')"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        return "Node.js is present but the npm package kalidokit is not installed (offline): not run"
-    return "available"
 
 
 def _pick_avatar(shape: str | None):
@@ -251,6 +242,7 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
     from .keypoints import avatar_keypoints
     from .pose_filter import PoseFilter
 
+    load_before = _load()
     avatar_path, avatar_note = _pick_avatar(shape)
     model = load_avatar(avatar_path)
     solver = model.solver
@@ -264,6 +256,7 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
     grabber = FrameGrabber(base)
     to_cv = lm.CAMERA_TO_AVATAR  # canonical avatar frame -> OpenCV camera axes (self-inverse)
     table = ErrorTable()
+    baseline_frames = []  # (view, landmarks, truth) for Kalidokit, run once at the end
     detected = {v: 0 for v in views}
     times = {"mediapipe_ms": [], "ours_ms": []}
     truth_poses = [solver.solve(Landmarks(i, 0.0, image=np.zeros((lm.COUNT, 3)), world=sample_landmarks(rng, size),
@@ -294,6 +287,7 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
                 truth_cv = _points({k: PANDA_CAM_TO_CV @ (cam_rot.T @ v) for k, v in truth_world.items()})
                 ours = _points({k: to_cv @ v for k, v in avatar_keypoints(solver, pose).items()})
                 raw = landmark_points(marks.world)
+                baseline_frames.append((view, marks, truth_cv))
                 for align in (False, True):
                     table.add(f"ours@{view:g}", align, bone_errors(ours, truth_cv, align))
                     table.add(f"mediapipe_world@{view:g}", align, bone_errors(raw, truth_cv, align))
@@ -302,13 +296,19 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
                         truth_cv, align))
     actor.remove()
     del studio
+    kalidokit_note = kalidokit.status()
+    if kalidokit_note == "available" and baseline_frames:
+        _score_kalidokit(table, baseline_frames)
+        kalidokit_note = f"kalidokit {kalidokit.KALIDOKIT_VERSION} run on the same landmarks (arms, legs, spine)"
     summary = table.summary()
-    ratios = {}
+    ratios, ratios_kd = {}, {}
     for view in views:
-        o, m = summary.get(f"ours@{view:g}"), summary.get(f"mediapipe_world@{view:g}")
-        if o and m:
-            ratios[f"{view:g}"] = {frame: {g: round(o[frame][g]["median_deg"] / max(m[frame][g]["median_deg"], 1e-9), 3)
-                                           for g in o[frame]} for frame in o}
+        o = summary.get(f"ours@{view:g}")
+        for other, out in (("mediapipe_world", ratios), ("kalidokit", ratios_kd)):
+            m = summary.get(f"{other}@{view:g}")
+            if o and m:
+                out[f"{view:g}"] = {frame: {g: round(o[frame][g]["median_deg"] / max(m[frame][g]["median_deg"], 1e-9), 3)
+                                            for g in m[frame]} for frame in o}
     mp_ms, ours_ms = np.median(times["mediapipe_ms"] or [0]), np.median(times["ours_ms"] or [0])
     result = {
         "benchmark": "retarget", "seed": seed, "poses": poses, "views_deg": list(views), "avatar": model.path.name,
@@ -317,10 +317,30 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
         "errors": summary, "ratio_ours_to_mediapipe_median": ratios,
         "timing": {"mediapipe_process_median_ms": round(float(mp_ms), 2), "ours_median_ms": round(float(ours_ms), 2),
                    "pipeline_over_mediapipe": round(float((mp_ms + ours_ms) / max(mp_ms, 1e-9)), 3)},
-        "kalidokit": kalidokit_status(),
+        "kalidokit": kalidokit_note, "ratio_ours_to_kalidokit_median": ratios_kd,
+        "load_avg_before": load_before, "load_avg_after": _load(),
     }
     result["table"] = _table(result)
     return result
+
+
+def _load() -> list[float]:
+    """1, 5 and 15 minute load averages (timings on a shared machine are only comparable within a run)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _score_kalidokit(table: "ErrorTable", frames: list) -> None:
+    """Kalidokit's pose solver on the same landmarks, scored like ours (no head: its head comes from
+    its face solver)."""
+    rigs = kalidokit.solve([marks for _, marks, _ in frames])
+    for (view, _, truth), rig in zip(frames, rigs):
+        if rig is None:
+            continue
+        pts = kalidokit.player_points(rig)
+        pts["mid_hip"] = (pts["left_hip"] + pts["right_hip"]) / 2
+        pts["mid_shoulder"] = (pts["left_shoulder"] + pts["right_shoulder"]) / 2
+        for align in (False, True):
+            table.add(f"kalidokit@{view:g}", align, bone_errors(pts, truth, align, ("arms", "legs", "spine")))
 
 
 def _panda_world(base, actor, solver: Solver, canon_point: np.ndarray) -> np.ndarray:
@@ -338,7 +358,8 @@ def _table(result: dict) -> str:
     for method, frames in result["errors"].items():
         for frame, groups in frames.items():
             rows.append(f"{method:<24}{frame:<9}" + "".join(
-                f"{groups[g]['median_deg']:>10.1f}/{groups[g]['p90_deg']:<7.1f}" for g in ("arms", "legs", "spine", "head", "overall")))
+                f"{groups[g]['median_deg']:>10.1f}/{groups[g]['p90_deg']:<7.1f}" if g in groups else f"{'-':>18}"
+                for g in ("arms", "legs", "spine", "head", "overall")))
     rows.append(f"detection rate {result['detection_rate']}  timing {result['timing']}")
     rows.append(f"kalidokit: {result['kalidokit']}")
     return "\n".join(rows)
@@ -367,7 +388,7 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
     from ..pose.sources import open_source
     from ..pose.tracker import PoseTracker
     from ..settings import load_scene, model_path
-    from .keypoints import COCO17, detector_keypoints, place_on_image, project
+    from .keypoints import COCO17, avatar_keypoints, detector_keypoints, place_on_image, project
     from .pose_filter import PoseFilter
 
     try:
@@ -375,12 +396,15 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
     except (OSError, ValueError) as exc:
         raise WardrobeError(f"cannot read the reference keypoints {reference} ({exc}): pass a JSON list of "
                             "per-frame {name: {x, y}} objects (COCO-17 names).") from None
+    load_before = _load()
     scene = load_scene()
     fov = float(fov_deg if fov_deg is not None else scene.ar.camera_fov_deg)
     model = load_avatar(model_path(scene.avatar.path), scene.avatar.rig)
     model.solver.vertical_fov_deg = fov
     pose_filter = PoseFilter(model.solver)
-    hits = {"ours": {n: [] for n in COCO17}, "mediapipe_2d": {n: [] for n in COCO17}}
+    methods = ("ours", "ours_rig_joints", "mediapipe_2d")
+    hits = {m: {n: [] for n in COCO17} for m in methods}
+    errors = {m: {n: [] for n in COCO17} for m in methods}  # in torso sizes
     seen = found = 0
     with open_source(video, max_frames=frames) as source, PoseTracker(smooth_landmarks=False) as tracker:
         for frame in tqdm(source, desc="keypoints", unit="frame", disable=not progress):
@@ -392,27 +416,38 @@ def run_keypoints(video: str, reference: str, fov_deg: float | None = None, fram
             seen += 1
             if not marks.found or not all(n in truth for n in COCO17):
                 continue
-            cam = place_on_image(detector_keypoints(model.solver, pose), marks, fov)
-            if cam is None:
+            points = {}
+            for method, keypoints in (("ours", detector_keypoints), ("ours_rig_joints", avatar_keypoints)):
+                cam = place_on_image(keypoints(model.solver, pose), marks, fov)
+                if cam is not None:
+                    points[method] = dict(zip(cam, project(np.array(list(cam.values())), marks.image_size, fov)))
+            if "ours" not in points:
                 continue
             found += 1
-            ours = dict(zip(cam, project(np.array(list(cam.values())), marks.image_size, fov)))
-            limit = PCK_THRESHOLD * _torso_size(truth)
-            for n in COCO17:
-                want = np.array([truth[n]["x"], truth[n]["y"]])
-                hits["ours"][n].append(bool(np.linalg.norm(ours[n] - want) <= limit))
-                mp = marks.image[lm.INDEX[n], :2] * marks.image_size
-                hits["mediapipe_2d"][n].append(bool(np.linalg.norm(mp - want) <= limit))
+            points["mediapipe_2d"] = {n: marks.image[lm.INDEX[n], :2] * marks.image_size for n in COCO17}
+            torso = _torso_size(truth)
+            for method, named in points.items():
+                for n in COCO17:
+                    d = float(np.linalg.norm(named[n] - np.array([truth[n]["x"], truth[n]["y"]]))) / torso
+                    hits[method][n].append(d <= PCK_THRESHOLD)
+                    errors[method][n].append(d)
     if not seen:
         raise WardrobeError(f"{video} gave no frames to score against {reference}.")
     pck = {m: {"overall": round(float(np.mean([h for v in per.values() for h in v])) if found else 0.0, 4),
                **{n: round(float(np.mean(v)), 3) if v else None for n, v in per.items()}} for m, per in hits.items()}
+    median_error = {m: {n: round(float(np.median(v)), 3) if v else None for n, v in per.items()}
+                    for m, per in errors.items()}
     result = {"benchmark": "keypoints", "video": str(video), "reference": str(reference), "frames": seen,
               "scored_frames": found, "threshold": f"PCK@{PCK_THRESHOLD} of torso size (mean shoulder-hip diagonal)",
-              "vertical_fov_deg": fov, "avatar": model.path.name, "pck": pck}
-    rows = [f"{'keypoint':<16}{'ours':>8}{'mediapipe 2D':>14}"]
+              "vertical_fov_deg": fov, "avatar": model.path.name,
+              "methods": {"ours": "the posed avatar's keypoints where a detector marks them (detector_keypoints), "
+                                  "placed on the image and projected",
+                          "ours_rig_joints": "the same pose, scored at the rig's own joints (avatar_keypoints)",
+                          "mediapipe_2d": "MediaPipe's own 2D landmarks"},
+              "pck": pck, "median_error_torso_sizes": median_error,
+              "load_avg_before": load_before, "load_avg_after": _load()}
+    rows = [f"{'keypoint':<16}" + "".join(f"{m:>18}" for m in methods)]
     for n in ("overall", *COCO17):
-        o, m = pck["ours"][n], pck["mediapipe_2d"][n]
-        rows.append(f"{n:<16}{o if o is not None else '-':>8}{m if m is not None else '-':>14}")
+        rows.append(f"{n:<16}" + "".join(f"{pck[m][n] if pck[m][n] is not None else '-':>18}" for m in methods))
     result["table"] = "\n".join(rows)
     return result
