@@ -13,7 +13,7 @@ def _live(args):
     if source is None:
         raise WardrobeError("live needs an input: --camera N or --video FILE.")
     opts = LiveOptions(source=source, seconds=args.seconds, scene_path=args.scene, window=args.window,
-                       refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out)
+                       refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out, pbr=args.pbr)
     if args.lp_threads is not None:
         opts.lp_threads = args.lp_threads
     result = run_live(opts)
@@ -29,7 +29,7 @@ def _bench_live(args):
         raise WardrobeError("--cloth-vertices needs at least 4 nodes, e.g. 1000.")
     return run(args.video, seconds=args.seconds, refine=args.refine, cloth_vertices=args.cloth_vertices,
                lp_threads=args.lp_threads, torch_threads=args.torch_threads, serial=not args.no_serial,
-               pbr=False if args.flat else None)
+               pbr=args.pbr)
 
 
 def register(subparsers, bench_subparsers) -> None:
@@ -45,6 +45,7 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--cloth-vertices", type=int, default=None, help="sim mesh nodes per garment")
     p.add_argument("--lp-threads", type=int, default=None, help="llvmpipe render threads (default 1)")
     p.add_argument("--out", default=None, help="also write the shown frames to this video")
+    p.add_argument("--pbr", action="store_true", help="simplepbr shading (about 5x the lite shading's render cost)")
     p.set_defaults(handler=_live)
 
     b = bench_subparsers.add_parser("live", help="two-process live loop vs a serial loop on a paced video")
@@ -55,6 +56,6 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--cloth-vertices", type=int, default=1000, help="sim mesh node budget of the t-shirt")
     b.add_argument("--lp-threads", type=int, default=None, help="llvmpipe threads in the scene process (default 1)")
     b.add_argument("--torch-threads", type=int, default=None, help="refiner threads in the scene process (default 1)")
-    b.add_argument("--flat", action="store_true", help="plain shading instead of the scene's simplepbr")
+    b.add_argument("--pbr", action="store_true", help="simplepbr shading instead of the lite shading (render/lite.py)")
     b.add_argument("--no-serial", action="store_true", help="skip the serial baseline")
     b.set_defaults(handler=_bench_live)

@@ -34,7 +34,8 @@ class LiveOptions:
     cloth_vertices: int | None = None       # None: the garments' fabric presets
     outfit: tuple[str, ...] | None = None   # None: the scene's outfit
     msaa: int | None = None                 # None: the scene's
-    pbr: bool | None = None                 # None: the scene's (simplepbr costs most of the render time on llvmpipe)
+    pbr: bool | None = False                # False: lite shading (render/lite.py); None: the scene's. simplepbr
+                                            # costs about 5x the lite render on llvmpipe (docs/bench/live_*.json)
     lp_threads: int = DEFAULT_LP_THREADS
     torch_threads: int = DEFAULT_TORCH_THREADS
     out: str | None = None                  # write the shown frames to this video
@@ -48,7 +49,8 @@ class LiveResult:
     frames: int = 0
     elapsed_s: float = 0.0
     latency_ms: list = field(default_factory=list)
-    stages: dict = field(default_factory=dict)      # stage -> list of ms
+    stages: dict = field(default_factory=dict)      # stage -> list of ms (wall)
+    stages_cpu: dict = field(default_factory=dict)  # stage -> list of CPU ms of this process (all its threads)
     source_frames: int = 0        # frames the source made due over the run
     dropped: int = 0              # source frames up to the last shown one that were never shown
     overwritten: int = 0          # frames the worker published that a newer one replaced before the scene looked
@@ -63,9 +65,13 @@ class LiveResult:
     worker_pid: int | None = None
     cloth_vertices: int = 0
     torn_retries: int = 0
+    source_fps: float = 0.0       # the camera's or clip's rate: no loop shows more frames than come in
 
     def add(self, stage: str, ms: float) -> None:
         self.stages.setdefault(stage, []).append(ms)
+
+    def add_cpu(self, stage: str, ms: float) -> None:
+        self.stages_cpu.setdefault(stage, []).append(ms)
 
 
 def scene_settings(opts: LiveOptions) -> SceneSettings:
@@ -133,17 +139,27 @@ class SceneLoop:
             self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
 
     def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
-        """Pose, dress, render (with read-back), refine and write one frame; stage times go to `result`."""
+        """Pose, dress, render (with read-back), refine and write one frame; stage times go to `result`.
+
+        Wall times per stage, and CPU times (process_time: every thread of this process, so
+        llvmpipe's and torch's too) for the scene update, the render and the refiner: on a shared
+        machine the wall times include waiting for a core, the CPU times do not."""
+        c0 = time.process_time()
         self.wardrobe.update(marks)
         for stage, ms in self.wardrobe.timings_ms.items():
             result.add(stage, ms)
+        c1 = time.process_time()
         t0 = time.perf_counter()
         image = self.grabber.render()
         t1 = time.perf_counter()
+        c2 = time.process_time()
         result.add("render", (t1 - t0) * 1e3)
+        result.add_cpu("update", (c1 - c0) * 1e3)
+        result.add_cpu("render", (c2 - c1) * 1e3)
         if self.refiner.active:
             image = self.refiner(image)
             result.add("refine", (time.perf_counter() - t1) * 1e3)
+            result.add_cpu("refine", (time.process_time() - c2) * 1e3)
         if self.video is not None and write:
             t2 = time.perf_counter()
             self.video.write(image)
@@ -190,6 +206,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
 
     result = LiveResult(mode="two-process")
     worker = PoseWorker(opts.source)
+    result.source_fps = worker.fps
     result.worker_pid = None
     scene = None
     try:
@@ -239,6 +256,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
     result.worker_skipped = stats.frames_skipped if stats else 0
     result.dropped = result.source_frames - result.frames
     result.stages["track (worker)"] = [stats.track_ms_median] if stats else []
+    result.stages_cpu["track (worker)"] = [stats.track_cpu_ms_median] if stats else []
     return result
 
 
@@ -250,6 +268,7 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
 
     result = LiveResult(mode="serial")
     feed = open_feed(opts.source)
+    result.source_fps = feed.fps
     scene = None
     try:
         scene = SceneLoop(opts, feed.size)
@@ -266,9 +285,10 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
                     break
                 result.add("wait", (time.perf_counter() - t0) * 1e3)
                 number, captured_ns, image = got
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 marks = tracker.track(Frame(index=number, time_s=captured_ns / NS, image=image))
                 result.add("track", (time.perf_counter() - t1) * 1e3)
+                result.add_cpu("track", (time.process_time() - c1) * 1e3)
                 result.landmarks_found += marks.found
                 out = scene.step(marks, result)
                 result.latency_ms.append((time.monotonic_ns() - captured_ns) / 1e6)
@@ -289,6 +309,24 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
     return result
 
 
+def cpu_bound_fps(result: LiveResult) -> float | None:
+    """The frame rate this run's CPU costs allow on two quiet cores: an estimate, not a measurement.
+
+    Per shown frame the scene needs its CPU ms (update + render + refine) and the pose worker its
+    track CPU ms; each process can use at most one core and both together two. On a loaded machine
+    the measured fps is far lower; this says what the same work would reach without the others."""
+    cpu = {k: float(np.median(v)) for k, v in result.stages_cpu.items() if v}
+    source_fps = result.source_fps or float("inf")
+    if result.mode == "serial":
+        per_frame = sum(cpu.values())
+        return round(min(source_fps, 1000.0 / per_frame), 1) if per_frame else None
+    scene = sum(v for k, v in cpu.items() if k != "track (worker)")
+    worker = cpu.get("track (worker)", 0.0)
+    if not scene:
+        return None
+    return round(min(source_fps, 1000.0 / scene, 1000.0 / max(worker, 1e-9), 2000.0 / (scene + worker)), 1)
+
+
 def summary(result: LiveResult) -> dict:
     """Plain JSON numbers of a run: fps, latency median/p95, ms per stage, drops, CPU, memory."""
     lat = np.asarray(result.latency_ms or [np.nan])
@@ -297,6 +335,8 @@ def summary(result: LiveResult) -> dict:
         "fps": round(result.frames / result.elapsed_s, 2) if result.elapsed_s else 0.0,
         "latency_ms_median": round(float(np.median(lat)), 1), "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
         "stages_ms_median": {k: round(float(np.median(v)), 2) for k, v in result.stages.items() if v},
+        "stages_cpu_ms_median": {k: round(float(np.median(v)), 2) for k, v in result.stages_cpu.items() if v},
+        "fps_cpu_bound_estimate": cpu_bound_fps(result),
         "source_frames": result.source_frames, "dropped": result.dropped,
         "overwritten_in_slot": result.overwritten, "skipped_by_tracker": result.worker_skipped,
         "cpu_s": result.cpu_s,
@@ -313,4 +353,6 @@ def profile_table(result: LiveResult) -> str:
     for stage, v in result.stages.items():
         if v:
             rows.append(f"{stage:<16}{np.median(v):>11.2f}{np.percentile(v, 95):>9.2f}{len(v):>8}")
+    rows += ["", f"{'CPU of':<16}{'median ms':>11}"]
+    rows += [f"{stage:<16}{np.median(v):>11.2f}" for stage, v in result.stages_cpu.items() if v]
     return "\n".join(rows)

@@ -28,6 +28,7 @@ class WorkerStats:
     track_ms_p95: float = 0.0
     cpu_s: float = 0.0            # user + system CPU of the worker process
     peak_rss_mb: float = 0.0
+    track_cpu_ms_median: float = 0.0  # CPU (all of MediaPipe's threads) per tracked frame: what load does not inflate
 
 
 class PacedVideo:
@@ -167,7 +168,7 @@ def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, resu
     parent = os.getppid()
     slot = FrameSlot.attach(slot_name, *size)
     feed = open_feed(source)
-    times = []
+    times, cpu_times = [], []
     try:
         with PoseTracker(smooth_landmarks=False) as tracker:  # the scene's One Euro filter smooths
             ready.set()
@@ -178,9 +179,10 @@ def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, resu
                 if got is None:
                     break
                 number, captured_ns, image = got
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 marks = tracker.track(Frame(index=number, time_s=captured_ns / NS, image=image))
                 times.append((time.perf_counter() - t0) * 1e3)
+                cpu_times.append((time.process_time() - c0) * 1e3)
                 slot.write(number, captured_ns, image, marks.image, marks.world, marks.visibility, feed.skipped)
                 if len(times) % PARENT_CHECK_EVERY == 0 and os.getppid() != parent:
                     break  # the parent died without stopping us: do not linger as an orphan
@@ -189,7 +191,7 @@ def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, resu
         cpu, peak = process_stats()
         arr = np.asarray(times or [0.0])
         results.put(WorkerStats(len(times), feed.skipped, float(np.median(arr)), float(np.percentile(arr, 95)),
-                                cpu, peak))
+                                cpu, peak, float(np.median(cpu_times or [0.0]))))
         slot.close()
 
 
