@@ -203,25 +203,53 @@ class ErrorTable:
         return out
 
 
-def _pick_avatar(shape: str | None):
-    """The avatar for --shape (nearest bundled body by height, then gender), or the default one."""
+def parse_shape(shape: str) -> dict[str, float]:
+    """"height=1.72,mass=70,gender=0.5" -> {"height": 1.72, ...} (gender: anny's axis, 0 male .. 1 female)."""
+    from ..errors import WardrobeError
+
+    want = {}
+    for item in shape.split(","):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in SHAPE_KEYS:
+            raise WardrobeError(f"--shape takes {', '.join(SHAPE_KEYS)} (e.g. height=1.72,mass=70,gender=0.5), "
+                                f"not {key!r}")
+        try:
+            want[key] = float(value)
+        except ValueError:
+            raise WardrobeError(f"--shape {key} needs a number, got {value!r}") from None
+    return {k: want.get(k, v) for k, v in SHAPE_DEFAULTS.items()}
+
+
+SHAPE_KEYS = ("height", "mass", "gender")
+SHAPE_DEFAULTS = {"height": 1.72, "mass": 70.0, "gender": 0.5}
+
+
+def _pick_avatar(shape: str | None, anny: bool | None = None):
+    """The avatar for --shape (a body made on the fly with anny when it is installed, else the
+    nearest bundled body by height, mass and gender), or the default one; and a note saying which."""
+    import importlib.util
     import json
 
     from ..settings import MODELS_DIR, AvatarSettings, model_path
 
     if not shape:
         return model_path(AvatarSettings().path), "default avatar"
-    want = {}
-    for item in shape.split(","):
-        key, _, value = item.partition("=")
-        want[key.strip()] = float(value)
+    want = parse_shape(shape)
+    if anny is None:
+        anny = importlib.util.find_spec("anny") is not None
+    if anny:
+        from ..shape.bodies import body_avatar
+
+        path = body_avatar(want["height"], want["mass"], want["gender"])
+        return path, f"made with anny for {shape} (cached in {path.parent})"
     best, best_cost = None, math.inf
     for sidecar in sorted((MODELS_DIR / "avatar").glob("*.json")):
         info = json.loads(sidecar.read_text())
         measured = info.get("measured", {})
-        gender = 0.0 if info.get("requested", {}).get("gender") == "female" else 1.0
-        cost = (abs(measured.get("height_m", 0) - want.get("height", 1.7)) * 10
-                + abs(measured.get("mass_kg", 0) - want.get("mass", 70)) / 20 + abs(gender - want.get("gender", 0.5)))
+        gender = 1.0 if info.get("requested", {}).get("gender") == "female" else 0.0
+        cost = (abs(measured.get("height_m", 0) - want["height"]) * 10
+                + abs(measured.get("mass_kg", 0) - want["mass"]) / 20 + abs(gender - want["gender"]))
         if cost < best_cost:
             best, best_cost = MODELS_DIR / "avatar" / info["file"], cost
     return best, "nearest bundled avatar (anny is not installed; a body is not made on the fly)"

@@ -62,7 +62,8 @@ def register(sub, bench_sub) -> None:
     b.add_argument("--poses", type=int, default=30, help="random poses rendered per view")
     b.add_argument("--views", default="0", help="camera yaws in degrees, e.g. 0,45,90")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--shape", default=None, help="height=1.72,mass=70,gender=0.5 (nearest bundled body)")
+    b.add_argument("--shape", default=None, help="height=1.72,mass=70,gender=0.5 (0 male .. 1 female): a body made "
+                   "with anny when installed, else the nearest bundled one")
     b.add_argument("--json", action="store_true", help="(the JSON line is always printed)")
     b.set_defaults(handler=_bench_retarget)
 

@@ -70,3 +70,18 @@ def test_retarget_bench_runs_end_to_end_in_its_own_process():
         for frame in ("camera", "aligned"):
             assert {"arms", "legs", "spine", "head", "overall"} <= set(result["errors"][method][frame])
     assert result["timing"]["pipeline_over_mediapipe"] > 1.0 and "kalidokit" in result
+
+
+def test_shape_option_parses_and_falls_back_to_the_nearest_bundled_body():
+    from avatar_wardrobe.errors import WardrobeError
+    from avatar_wardrobe.retarget.bench import _pick_avatar, parse_shape
+
+    assert parse_shape("height=1.8, gender=0") == {"height": 1.8, "mass": 70.0, "gender": 0.0}
+    with pytest.raises(WardrobeError, match="--shape takes"):
+        parse_shape("weight=70")
+    with pytest.raises(WardrobeError, match="needs a number"):
+        parse_shape("height=tall")
+    # Without anny: gender follows anny's axis (1 = female) when picking among the bundled bodies.
+    assert _pick_avatar("height=1.66,mass=60,gender=1", anny=False)[0].name == "female_165_58.glb"
+    path, note = _pick_avatar("height=1.8,mass=80,gender=0", anny=False)
+    assert path.name == "male_180_80.glb" and "nearest bundled" in note
