@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 import time
 from pathlib import Path
 
 from ..errors import WardrobeError
 from ..garments.garment import SIZES
 from ..settings import MODELS_DIR, SceneSettings, load_scene
+from ..shape.bodies import GENDERS, HEIGHT_RANGE_M, MASS_RANGE_KG
 from .engine import create_base
 from .plugin import Wardrobe
 from .studio import Studio
@@ -22,6 +24,9 @@ HUD_PERIOD_S = 0.25
 MAX_CAPTURED_POSES = 30 * 60 * 10  # ten minutes at 30 fps
 LIVE_MSAA = 0            # the live window skips multisampling: it costs a third of the frame on a CPU
 PANEL_OFFSET_M = -0.4    # aim the camera left of the avatar so the panel does not cover it
+BODY_SLIDERS = (("height", 1.70, *HEIGHT_RANGE_M), ("mass", 70.0, *MASS_RANGE_KG),
+                ("gender", 0.5, min(GENDERS.values()), max(GENDERS.values())))  # 0 = male .. 1 = female
+BODY_POLL_S = 0.2        # how often the app looks whether a body being built is ready
 # Features that later stages provide; their controls are disabled, with the reason, until they land.
 FEATURES = {
     "cloth": ("avatar_wardrobe.cloth.simulator", "cloth simulation is not installed in this build"),
@@ -76,6 +81,8 @@ class WardrobeApp:
                 self.garment_type[garment.meta.slot] = garment.meta.kind
         self.recorder = None
         self.mirror = False
+        self.body_shape = {name: value for name, value, _lo, _hi in BODY_SLIDERS}
+        self.body_job: dict | None = None  # a body being built with anny in a thread
         self._build_panel()
         self._bind_keys()
         self.wardrobe.follow(source if source is not None else self.scene.motion.path)
@@ -102,9 +109,10 @@ class WardrobeApp:
         p.heading("Body")
         bodies = sorted(f.stem for f in (MODELS_DIR / "avatar").glob("*.glb"))
         p.row([Control(b.replace("_", " "), "ui-body", [b]) for b in bodies])
-        reason = missing("body_sliders") or "making a body from sliders is not built yet"
-        for name, value, lo, hi in (("height", 1.7, 1.4, 2.0), ("mass", 70, 40, 120), ("gender", 0.5, 0, 1)):
+        reason = missing("body_sliders")
+        for name, value, lo, hi in BODY_SLIDERS:
             p.slider(name, f"ui-body-{name}", value, lo, hi, reason)
+        p.row([Control("make this body", "ui-body-make", disabled_reason=reason)])
         p.heading("View")
         p.row([Control("cloth", "ui-cloth", toggle=True, checked=self.wardrobe.cloth_enabled,
                        disabled_reason=missing("cloth")),
@@ -129,7 +137,10 @@ class WardrobeApp:
                     "ui-variant": self.next_variant, "ui-body": self.set_body, "ui-mirror": self.set_mirror,
                     "ui-screenshot": self.screenshot, "ui-record": self.set_recording,
                     "ui-cloth": self.wardrobe.set_cloth, "ui-fitmap": self.set_fit_map,
-                    "ui-export-motion": self.export_motion, "ui-export-dressed": self.export_dressed}
+                    "ui-export-motion": self.export_motion, "ui-export-dressed": self.export_dressed,
+                    "ui-body-make": self.make_body}
+        for name, *_ in BODY_SLIDERS:
+            handlers[f"ui-body-{name}"] = lambda value, name=name: self.body_shape.__setitem__(name, float(value))
         for event, handler in handlers.items():
             b.accept(event, handler)
         for i, t in enumerate(sorted(self.catalog)[:len(GARMENT_KEYS)]):
@@ -145,7 +156,7 @@ class WardrobeApp:
         b.accept("o", lambda: self.set_recording(self.recorder is None))
         b.accept("h", self.panel.toggle_hint)
         bodies = sorted(f.stem for f in (MODELS_DIR / "avatar").glob("*.glb"))
-        b.accept("b", lambda: self.set_body(bodies[(bodies.index(self.wardrobe.avatar.path.stem) + 1) % len(bodies)]))
+        b.accept("b", lambda: self.set_body(self._next_bundled(bodies)))
         b.accept("escape", self.base.userExit)
 
     # -- actions ------------------------------------------------------------------------------
@@ -185,10 +196,57 @@ class WardrobeApp:
             self.variant[slot] = names[nxt % len(names)]
             self.wardrobe.equip(self.catalog[garment_type].get(self.size), variant=self.variant[slot])
 
-    def set_body(self, name: str) -> None:
+    def set_body(self, name: str | Path) -> None:
+        """Wear a bundled body (its name) or any avatar .glb (a body made with the sliders)."""
         self.wardrobe.set_body(name)
         self.panel.select("ui-body", [name])
         self.studio.frame(self.wardrobe.avatar.height_m, centre_x=PANEL_OFFSET_M)
+
+    def _next_bundled(self, bodies: list[str]) -> str:
+        current = self.wardrobe.avatar.path.stem
+        return bodies[(bodies.index(current) + 1) % len(bodies)] if current in bodies else bodies[0]
+
+    def make_body(self) -> None:
+        """Build the slider's body with anny in a thread (about a minute the first time, seconds once
+        anny's data is cached; a body built before comes from the cache) and wear it when ready."""
+        if self.body_job is not None:
+            self.panel.show_status("a body is already being made")
+            return
+        from ..shape.bodies import body_avatar, body_request
+
+        shape = self.body_shape
+        try:
+            request = body_request(shape["height"], shape["mass"], shape["gender"])
+        except WardrobeError as exc:
+            self.panel.show_status(str(exc))
+            return
+        job: dict = {"name": request.name}
+
+        def build():
+            try:
+                job["path"] = body_avatar(request.height_m, request.mass_kg, request.gender)
+            except WardrobeError as exc:
+                job["error"] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a failed build must not take the app down
+                job["error"] = f"the body could not be made ({type(exc).__name__}: {exc})"
+
+        self.body_job = job
+        job["thread"] = threading.Thread(target=build, name="avatar_wardrobe.make_body", daemon=True)
+        job["thread"].start()
+        self.panel.show_status(f"making body {request.name} ...")
+        self.base.taskMgr.doMethodLater(BODY_POLL_S, self._body_ready, "avatar_wardrobe.body_ready")
+
+    def _body_ready(self, task):
+        job = self.body_job
+        if job is None or job["thread"].is_alive():
+            return task.again
+        self.body_job = None
+        if "error" in job:
+            self.panel.show_status(job["error"])
+            return task.done
+        self.set_body(job["path"])
+        self.panel.show_status(f"wearing body {job['name']}")
+        return task.done
 
     def set_mirror(self, on: bool) -> None:
         """Mirror view: flip the picture left-right (the skeleton is never flipped)."""
