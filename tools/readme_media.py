@@ -25,6 +25,8 @@ SIZES = ("S", "M", "L", "XL")
 XVFB_DISPLAY = ":91"
 GIF_TILE_PX = 180
 GIF_FRAME_STEP = 2
+AR_FRAMES = (0, 9, 41)           # standing, squatting, right hand in front of the shirt
+AR_CROP = (30, 90, 300, 400)     # x, y, width, height in the 360 x 640 working frame
 
 
 def save(image: np.ndarray, name: str) -> Path:
@@ -120,15 +122,17 @@ def fit_map(args) -> None:
 
 
 def ar_pictures(args) -> None:
+    """Standing, squatting, and an arm passing in front: the t-shirt over pose_squats.mp4 (cropped to the person)."""
     from avatar_wardrobe.ar.bench import composites
     from avatar_wardrobe.jobs import StageTimer
 
     keep = {}
-    for i, (_m, out, _mask, _size) in enumerate(composites(str(SQUATS), ["garments/tshirt_M.glb"], 55.0, 40,
-                                                            StageTimer(), progress=False)):
-        if i in (8, 36):
-            keep[i] = out
-    save(np.hstack([cv2.resize(keep[i], (270, 480)) for i in sorted(keep)]), "ar_tshirt.jpg")
+    for i, (_m, out, _mask, _size) in enumerate(composites(str(SQUATS), ["garments/tshirt_M.glb"], 55.0,
+                                                            max(AR_FRAMES) + 1, StageTimer(), progress=False)):
+        if i in AR_FRAMES:
+            x, y, w, h = AR_CROP
+            keep[i] = out[y:y + h, x:x + w]
+    save(np.hstack([keep[i] for i in AR_FRAMES]), "ar_tshirt.jpg")
 
 
 def app_screenshot(args) -> None:

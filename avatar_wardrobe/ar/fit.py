@@ -18,6 +18,8 @@ MIN_VISIBILITY = 0.5
 MAX_ANISOTROPY = 1.35  # the fit may stretch the avatar at most this much more along one image axis
 PERSPECTIVE_ITERATIONS = 2
 ARM_WIDTH_OF_SHOULDERS = 0.32  # an arm's drawn width, as a share of the shoulder width in pixels
+ARM_FRONT_DEPTH_OF_SHOULDERS = 0.5  # an arm is in front once its elbow or wrist is this much nearer than its shoulder
+SLEEVE_RADIUS_M = 0.08  # garment points this close to an arm bone belong to a sleeve
 TORSO_DILATE_OF_SHOULDERS = 0.12  # the torso reaches this far (share of shoulder width) past the shoulder and hip lines
 # Bones that are not torso (limbs and head), drawn from the landmarks to split the person's pixels.
 LIMB_BONES = tuple((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right") for a, b in (
@@ -135,26 +137,56 @@ def _px(points_norm: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return points_norm[:, :2] * np.array(size, dtype=np.float64)
 
 
-def arm_mask(marks, size: tuple[int, int]) -> np.ndarray:
-    """Pixels of the arms and hands drawn from the 2D landmarks, where the arms are nearer the
-    camera than the shoulders (so they pass in front of a garment), as a bool (H, W) mask."""
+def arm_in_front(marks, side: str) -> bool:
+    """The elbow or wrist is nearer the camera than the shoulder by ARM_FRONT_DEPTH_OF_SHOULDERS
+    shoulder widths (MediaPipe's z: a hanging arm reads a little nearer than its shoulder)."""
+    im = marks.image
+    s, e, wr = (lm.INDEX[f"{side}_{p}"] for p in ("shoulder", "elbow", "wrist"))
+    width = np.linalg.norm(im[lm.LEFT_SHOULDER, :2] - im[lm.RIGHT_SHOULDER, :2])
+    return bool(min(im[e, 2], im[wr, 2]) - im[s, 2] < -ARM_FRONT_DEPTH_OF_SHOULDERS * width)
+
+
+def arm_mask(marks, size: tuple[int, int], covered_share: float = 0.0) -> np.ndarray:
+    """Pixels of the arms and hands drawn from the 2D landmarks, where the arms are in front of
+    the body (so they pass in front of a garment), as a bool (H, W) mask. covered_share: this much
+    of the arm (shoulder to wrist, by length) is left out from the shoulder: a sleeve covers it."""
     w, h = size
     mask = np.zeros((h, w), np.uint8)
     px = _px(marks.image, size)
-    z = marks.image[:, 2]
     shoulder_px = np.linalg.norm(px[lm.LEFT_SHOULDER] - px[lm.RIGHT_SHOULDER])
     thickness = max(2, int(shoulder_px * ARM_WIDTH_OF_SHOULDERS))
     for side in ("left", "right"):
-        s, e, wr = (lm.INDEX[f"{side}_{p}"] for p in ("shoulder", "elbow", "wrist"))
-        front = z[e] < z[s] or z[wr] < z[s]
-        if not front:
+        if not arm_in_front(marks, side):
             continue
-        for a, b in ((s, e), (e, wr)):
-            cv2.line(mask, tuple(map(int, px[a])), tuple(map(int, px[b])), 1, thickness)
+        s, e, wr = (px[lm.INDEX[f"{side}_{p}"]] for p in ("shoulder", "elbow", "wrist"))
+        upper, fore = np.linalg.norm(e - s), np.linalg.norm(wr - e)
+        start = covered_share * (upper + fore)
+        if start < upper:
+            s = s + (e - s) * start / max(upper, 1e-9)
+            cv2.line(mask, tuple(map(int, s)), tuple(map(int, e)), 1, thickness)
+        elif start < upper + fore:
+            e = e + (wr - e) * (start - upper) / max(fore, 1e-9)
+        if start < upper + fore:
+            cv2.line(mask, tuple(map(int, e)), tuple(map(int, wr)), 1, thickness)
         hand = [lm.INDEX[f"{side}_{p}"] for p in ("wrist", "index", "pinky", "thumb")]
         cv2.fillConvexPoly(mask, cv2.convexHull(px[hand].astype(np.int32)), 1)
-        cv2.circle(mask, tuple(map(int, px[wr])), thickness // 2 + 2, 1, -1)
+        cv2.circle(mask, tuple(map(int, wr)), thickness // 2 + 2, 1, -1)
     return mask.astype(bool)
+
+
+def sleeve_share(garment_points: np.ndarray, shoulder: np.ndarray, elbow: np.ndarray, wrist: np.ndarray) -> float:
+    """How much of the arm (shoulder to wrist, by length) a garment covers: the furthest of its
+    points within SLEEVE_RADIUS_M of the arm's bones, 0 for a sleeveless one (rest pose, metres)."""
+    upper, fore = np.linalg.norm(elbow - shoulder), np.linalg.norm(wrist - elbow)
+    best = 0.0
+    for a, b, offset in ((shoulder, elbow, 0.0), (elbow, wrist, upper)):
+        d = b - a
+        t = np.clip((garment_points - a) @ d / (d @ d), 0.0, 1.0)
+        near = np.linalg.norm(garment_points - (a + t[:, None] * d), axis=1) < SLEEVE_RADIUS_M
+        near &= t > 0.0
+        if near.any():
+            best = max(best, (offset + float(t[near].max()) * np.linalg.norm(d)) / (upper + fore))
+    return best
 
 
 def _distance_to(shape: tuple[int, int], draw) -> np.ndarray:

@@ -20,6 +20,7 @@ from ..ar.fit import (
     arm_mask,
     fit_placement,
     fit_points,
+    sleeve_share,
 )
 from ..avatar.body import NO_REGION
 from ..garments.garment import BODY_REGIONS
@@ -98,6 +99,18 @@ class ArView:
                 geom.clearAttrib(ColorWriteAttrib)
         self._occluding = on
         self._occluder_for = (wardrobe.actor, tuple(map(id, wardrobe.outfit.items())))
+        self.sleeve = self._sleeve_share()
+
+    def _sleeve_share(self) -> float:
+        """How much of the player's arm the worn garments' sleeves cover (it stays behind the
+        sleeve; the rest of an arm in front passes in front of the garments)."""
+        avatar = self.wardrobe.avatar
+        sk, rig = avatar.skeleton, avatar.rig
+        rest = sk.positions(sk.rest_rotations())
+        shares = [sleeve_share(g.positions.astype(np.float64), *(rest[sk.index(rig.limb(role, side))]
+                                                                 for role in ("upper_arm", "lower_arm", "hand")))
+                  for g in self.wardrobe.worn() for side in ("l", "r")]
+        return max(shares, default=0.0)
 
     def _keep_occluder(self) -> None:
         """Set the occluder again after the wardrobe changed the body or what is worn."""
@@ -152,7 +165,7 @@ class ArView:
         rgba = self.render((w, h))
         alpha = rgba[..., 3:].astype(np.float32) / 255.0
         if marks.found and marks.mask is not None:
-            arms = arm_mask(marks, (w, h)) & (marks.mask > 0.5)
+            arms = arm_mask(marks, (w, h), self.sleeve) & (marks.mask > 0.5)
             alpha[arms] = 0.0
         out = image.astype(np.float32) * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
         out = np.clip(out, 0, 255).astype(np.uint8)

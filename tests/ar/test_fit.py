@@ -173,3 +173,37 @@ def test_fit_points_pair_each_landmark_with_its_keypoint_left_then_right():
     assert names[:4] == ["left_shoulder", "right_shoulder", "left_hip", "right_hip"]  # the torso first
     assert [lm.NAMES[i] for i in marks] == names
     assert len(weights) == 2 * len(FIT_POINTS) and weights[:4].min() > weights[4:].max()
+
+
+def test_sleeve_share_measures_how_far_down_the_arm_a_garment_reaches():
+    from avatar_wardrobe.ar.fit import sleeve_share
+
+    shoulder, elbow, wrist = np.array([0.2, 1.35, 0]), np.array([0.45, 1.35, 0]), np.array([0.7, 1.35, 0])
+    torso = np.array([[x, y, 0.05] for x in np.linspace(-0.15, 0.15, 7) for y in np.linspace(0.9, 1.4, 6)])
+    short = np.array([[x, 1.35, 0.06] for x in np.linspace(0.2, 0.32, 5)])     # half the upper arm
+    long = np.array([[x, 1.35, 0.06] for x in np.linspace(0.2, 0.68, 12)])     # to the wrist
+    assert sleeve_share(torso, shoulder, elbow, wrist) == pytest.approx(0.0, abs=0.05)
+    assert sleeve_share(np.vstack([torso, short]), shoulder, elbow, wrist) == pytest.approx(0.24, abs=0.02)
+    assert sleeve_share(np.vstack([torso, long]), shoulder, elbow, wrist) == pytest.approx(0.96, abs=0.02)
+
+
+def test_a_sleeve_keeps_the_top_of_an_arm_in_front_behind_the_garment():
+    from avatar_wardrobe.ar.fit import arm_mask
+
+    size = (200, 300)
+    folded = dict(STANDING, left_elbow=(110, 140), left_wrist=(80, 120), left_index=(72, 115),
+                  left_pinky=(73, 118), left_thumb=(75, 112))
+    marks = _marks(folded, size, z={"left_elbow": -0.3, "left_wrist": -0.4, "left_shoulder": 0.0})
+    bare, sleeved = arm_mask(marks, size), arm_mask(marks, size, covered_share=0.25)
+    assert bare[85, 128] and not sleeved[85, 128]    # just below the shoulder: inside a short sleeve
+    assert bare[135, 111] and sleeved[135, 111]      # the elbow passes in front either way
+    assert arm_mask(marks, size, covered_share=1.0)[118, 76]  # the hand is never covered
+
+
+def test_an_arm_a_little_nearer_than_its_shoulder_is_not_in_front():
+    """MediaPipe reads a hanging arm's wrist slightly nearer than the shoulder; that arm is beside the body."""
+    from avatar_wardrobe.ar.fit import arm_in_front
+
+    hanging = _marks(STANDING, (200, 300), z={"left_wrist": -0.05, "left_shoulder": 0.0})
+    forward = _marks(STANDING, (200, 300), z={"left_wrist": -0.5, "left_shoulder": 0.0})
+    assert not arm_in_front(hanging, "left") and arm_in_front(forward, "left")

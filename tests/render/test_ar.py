@@ -32,4 +32,4 @@ def test_garment_pixels_lie_over_the_person(testdata):
     for f in frames:
         assert f["garment_px"] > 2000, "the garment should be drawn"
         assert f["on_person"] > 0.75, f"most garment pixels should lie on the person: {f}"
-        assert f["iou"] > 0.4, f
+        assert f["iou"] > 0.6, f  # garment vs torso; the bench measures the whole clip (median 0.77)
