@@ -71,6 +71,7 @@ class AvatarActor:
             if ctrl is None:
                 raise WardrobeError(f"the avatar model has no joint '{name}' that Panda3D can drive.")
             self.controls.append(ctrl)
+        self.set_hidden_faces(np.zeros(sum(len(f) for _p, f, _o in self._triangle_arrays()), bool))  # cache order
 
     @property
     def node(self) -> NodePath:
@@ -88,8 +89,11 @@ class AvatarActor:
         return list(self._body_geoms)
 
     def _triangle_arrays(self):
-        """(primitive, original face indices) for each body triangle list, in glTF primitive order."""
+        """(primitive, original face indices, vertex-cache order) for each body triangle list, in glTF
+        primitive order."""
         if self._triangles is None:
+            from .dynamic_mesh import cache_order
+
             self._triangles = []
             for gn in self._body_geoms:
                 node = gn.node()
@@ -98,14 +102,16 @@ class AvatarActor:
                     prim = prim.decompose() if not prim.isIndexed() else prim
                     dtype = np.uint16 if prim.getIndexType() == GeomEnums.NT_uint16 else np.uint32
                     faces = np.frombuffer(prim.getVertices().getHandle().getData(), dtype).reshape(-1, 3).copy()
-                    self._triangles.append((prim, faces))
+                    self._triangles.append((prim, faces, cache_order(faces)))
         return self._triangles
 
     def set_hidden_faces(self, hidden: np.ndarray) -> None:
-        """Hide body triangles (mask over all triangles, in glTF primitive order); False shows them."""
+        """Hide body triangles (mask over all triangles, in glTF primitive order); False shows them.
+        The shown ones are written in vertex-cache order (a subset of a cache order keeps its reuse)."""
         start = 0
-        for prim, faces in self._triangle_arrays():
-            keep = faces[~hidden[start:start + len(faces)]]
+        for prim, faces, order in self._triangle_arrays():
+            shown = order[~hidden[start:start + len(faces)][order]]
+            keep = faces[shown]
             start += len(faces)
             handle = prim.modifyVertices()
             handle.uncleanSetNumRows(keep.size)
