@@ -36,6 +36,10 @@ TORSO_ROLL_GAIN = 1.0
 TORSO_ROLL_LIMIT_DEG = 40.0
 PELVIS_TILT_SHARE = 0.5   # the pelvis takes this share of the torso's lean, the spine the rest
 NECK_SHARE = 0.5          # the neck takes this share of the head's turn relative to the chest
+# The neck then swings so the ears sit where they are seen relative to the shoulders (a head held
+# forward or to the side, a ducked head), the part toward or away from the camera damped like
+# the torso's. Measured on pose_1.mp4 (bench keypoints): PCK 0.826 without, 0.833 with.
+NECK_AIM = True
 # -- head: facing from the ears to the eyes and nose. MediaPipe puts the nose/eyes of a level head
 # slightly above the ear line (median 6 degrees over pose_squats.mp4, a woman looking at the
 # camera), so this much chin-down pitch is added to the measured head.
@@ -134,6 +138,7 @@ class Solver:
                                for s in SIDES if rig.has("clavicle", s)}
         self.limb_joints = self._limb_joints()
         self.bone_lengths = self.rest_bone_lengths()
+        self._rest_ears_over_shoulders = self._rest_ear_offset()
 
     # -- rest measurements -------------------------------------------------------------------
     def _idx(self, role: str, side: str) -> int:
@@ -166,6 +171,13 @@ class Solver:
             for a, b in LIFT_SEGMENTS:
                 out[(f"{name}_{a}", f"{name}_{b}")] = norm(k[f"{name}_{b}"] - k[f"{name}_{a}"])
         return out
+
+    def _rest_ear_offset(self) -> np.ndarray:
+        """Mid-ear minus mid-shoulder at rest (rig space), where a detector marks them."""
+        from .keypoints import detector_keypoints
+
+        k = detector_keypoints(self, Pose(0, 0.0, self.skeleton.rest_rotations()))
+        return self.to_rig(((k["left_ear"] + k["right_ear"]) - (k["left_shoulder"] + k["right_shoulder"]))[None] / 2)[0]
 
     def _rest_dir(self, role: str, side: str) -> np.ndarray:
         p = self.rest.positions
@@ -315,7 +327,13 @@ class Solver:
         measured = axis_angle(measured[:, 0], math.radians(HEAD_PITCH_CORRECTION_DEG)) @ measured
         head = measured @ self.rest.body.T
         if self.rig.neck:
-            deltas[self.j[self.rig.neck]] = slerp(chest, head, NECK_SHARE)
+            neck = slerp(chest, head, NECK_SHARE)
+            if NECK_AIM:
+                seen = mid_ear - (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
+                facing = chest @ self.forward
+                seen = seen - (1.0 - TORSO_PITCH_GAIN) * float(seen @ facing) * facing
+                neck = rotation_between(neck @ self._rest_ears_over_shoulders, seen) @ neck
+            deltas[self.j[self.rig.neck]] = neck
         deltas[self.j[self.rig.head]] = head
 
     def _clavicle(self, pts, side, chest, deltas):
