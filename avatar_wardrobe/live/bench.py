@@ -10,6 +10,7 @@ from .loop import BENCH_OUTFIT, DEFAULT_CLOTH_VERTICES, LiveOptions, summary
 from .worker import START_METHOD
 
 BENCH_SECONDS = 20.0
+STAGE_COST_FRAMES = 90        # consecutive clip frames, unpaced, for per-frame stage costs
 BENCH_MSAA = 0
 CHILD_TIMEOUT_S = 600.0
 TARGET_FPS = 30.0
@@ -62,6 +63,10 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
     serial_opts = dataclasses.replace(opts, lp_threads=max(opts.lp_threads, 2))  # the serial loop has both cores
     if serial:
         runs["serial"] = measure("serial", serial_opts)
+    # Every frame in turn, none skipped: what each stage costs per frame of 30 fps motion, apart
+    # from how many frames a loaded machine lets the paced loops show (fewer frames, bigger cloth steps).
+    frame_opts = dataclasses.replace(serial_opts, paced=False, frames=STAGE_COST_FRAMES, seconds=None)
+    runs["stage_costs"] = measure("serial", frame_opts)
     out = {"video": video, "seconds": seconds, "refine": refine, "cloth_vertices_budget": cloth_vertices,
            "lp_threads": {"two_process": opts.lp_threads, "serial": serial_opts.lp_threads},
            "torch_threads": opts.torch_threads, "msaa": BENCH_MSAA, "shading": "pbr" if pbr else "lite",

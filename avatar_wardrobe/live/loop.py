@@ -39,6 +39,8 @@ class LiveOptions:
     lp_threads: int = DEFAULT_LP_THREADS
     torch_threads: int = DEFAULT_TORCH_THREADS
     out: str | None = None                  # write the shown frames to this video
+    frames: int | None = None               # stop after this many shown frames
+    paced: bool = True                      # False: a video's frames one after another, none skipped (serial only)
 
 
 @dataclass
@@ -142,19 +144,19 @@ class SceneLoop:
         """Pose, dress, render (with read-back), refine and write one frame; stage times go to `result`.
 
         Wall times per stage, and CPU times (process_time: every thread of this process, so
-        llvmpipe's and torch's too) for the scene update, the render and the refiner: on a shared
-        machine the wall times include waiting for a core, the CPU times do not."""
-        c0 = time.process_time()
+        llvmpipe's and torch's too): on a shared machine the wall times include waiting for a
+        core, the CPU times do not."""
         self.wardrobe.update(marks)
         for stage, ms in self.wardrobe.timings_ms.items():
             result.add(stage, ms)
+        for stage, ms in self.wardrobe.timings_cpu_ms.items():
+            result.add_cpu(stage, ms)
         c1 = time.process_time()
         t0 = time.perf_counter()
         image = self.grabber.render()
         t1 = time.perf_counter()
         c2 = time.process_time()
         result.add("render", (t1 - t0) * 1e3)
-        result.add_cpu("update", (c1 - c0) * 1e3)
         result.add_cpu("render", (c2 - c1) * 1e3)
         if self.refiner.active:
             image = self.refiner(image)
@@ -220,7 +222,8 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         start = time.monotonic()
         first_ns = None
         rss_at = 0.0
-        while opts.seconds is None or time.monotonic() - start < opts.seconds:
+        while (opts.seconds is None or time.monotonic() - start < opts.seconds) and \
+                (opts.frames is None or result.frames < opts.frames):
             t0 = time.perf_counter()
             try:
                 frame = slot.wait(seq, WAIT_TIMEOUT_S, alive=worker.alive)
@@ -266,8 +269,8 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
     from ..records import Frame
     from .worker import PacedVideo, open_feed, process_stats
 
-    result = LiveResult(mode="serial")
-    feed = open_feed(opts.source)
+    result = LiveResult(mode="serial" if opts.paced else "serial-unpaced")
+    feed = open_feed(opts.source, paced=opts.paced)
     result.source_fps = feed.fps
     scene = None
     try:
@@ -278,7 +281,8 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
             cpu0 = process_stats()[0]
             start = time.monotonic()
             rss_at = 0.0
-            while opts.seconds is None or time.monotonic() - start < opts.seconds:
+            while (opts.seconds is None or time.monotonic() - start < opts.seconds) and \
+                    (opts.frames is None or result.frames < opts.frames):
                 t0 = time.perf_counter()
                 got = feed.read()
                 if got is None:
@@ -317,7 +321,7 @@ def cpu_bound_fps(result: LiveResult) -> float | None:
     the measured fps is far lower; this says what the same work would reach without the others."""
     cpu = {k: float(np.median(v)) for k, v in result.stages_cpu.items() if v}
     source_fps = result.source_fps or float("inf")
-    if result.mode == "serial":
+    if result.mode.startswith("serial"):
         per_frame = sum(cpu.values())
         return round(min(source_fps, 1000.0 / per_frame), 1) if per_frame else None
     scene = sum(v for k, v in cpu.items() if k != "track (worker)")

@@ -35,11 +35,11 @@ class PacedVideo:
     """A video file played like a camera: frame k is due at start + k / fps, looping; a reader that
     falls behind gets the newest due frame (the ones in between are skipped and counted)."""
 
-    def __init__(self, path: str, loop: bool = True):
+    def __init__(self, path: str, loop: bool = True, paced: bool = True):
         import cv2
 
         self._cv2 = cv2
-        self.path, self.loop = str(path), loop
+        self.path, self.loop, self.paced = str(path), loop, paced
         self._cap = cv2.VideoCapture(self.path)
         if not self._cap.isOpened():
             raise WardrobeError(f"cannot open video {self.path}: check the path or pass --camera N")
@@ -64,7 +64,14 @@ class PacedVideo:
         return image if ok else None
 
     def read(self):
-        """(frame number, capture time ns, BGR image) of the newest due frame, or None at the end."""
+        """(frame number, capture time ns, BGR image) of the newest due frame, or None at the end.
+        Unpaced, every frame in turn at once, stamped when it is read (for per-frame stage costs)."""
+        if not self.paced:
+            image = self._grab(decode=True)
+            if image is None:
+                return None
+            self._next += 1
+            return self._next - 1, time.monotonic_ns(), image
         now = time.monotonic_ns()
         if self._start_ns is None:
             self._start_ns = now
@@ -107,10 +114,10 @@ class CameraFeed:
         self._source.close()
 
 
-def open_feed(source: str | int):
+def open_feed(source: str | int, paced: bool = True):
     if isinstance(source, int) or str(source).isdigit():
         return CameraFeed(int(source))
-    return PacedVideo(source)
+    return PacedVideo(source, paced=paced)
 
 
 def probe_size(source: str | int) -> tuple[tuple[int, int], float]:

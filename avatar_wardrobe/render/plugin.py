@@ -54,7 +54,8 @@ class Wardrobe:
         self.cloth_settings = cloth_settings
         self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
         self._parent = parent if parent is not None else base.render
-        self.timings_ms: dict[str, float] = {}
+        self.timings_ms: dict[str, float] = {}      # the last update's stages, wall ms
+        self.timings_cpu_ms: dict[str, float] = {}  # ...and CPU ms of this process (what load does not inflate)
         self.outfit = Outfit()
         self.outfit.on_equip.append(lambda g: base.messenger.send(EVENT_EQUIP, [g]))
         self.outfit.on_unequip.append(self._take_off)
@@ -115,21 +116,24 @@ class Wardrobe:
     def update(self, marks: Landmarks) -> Pose:
         """Solve one landmarks record and pose the avatar (and its garments) with it.
         Landmarks are smoothed, unseen limbs ease to rest, planted feet stay put (PoseFilter)."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if marks.found != self._tracking:
             self._tracking = marks.found
             self.base.messenger.send(EVENT_TRACKING_FOUND if marks.found else EVENT_TRACKING_LOST, [self])
         self.pose = self.filter.step(marks)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         skeleton = self.avatar.skeleton
         self.actor.apply_local(skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         self.timings_ms = {"solve": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}
+        self.timings_cpu_ms = {"solve": (c1 - c0) * 1e3, "pose": (c2 - c1) * 1e3}
         if self._worn:
-            cloth_s = self._dress(self.pose)
+            cloth_s, cloth_cpu_s = self._dress(self.pose)
             if self.cloth_enabled:
                 self.timings_ms["cloth"] = cloth_s * 1e3
+                self.timings_cpu_ms["cloth"] = cloth_cpu_s * 1e3
             self.timings_ms["garments"] = (time.perf_counter() - t2 - cloth_s) * 1e3
+            self.timings_cpu_ms["garments"] = (time.process_time() - c2 - cloth_cpu_s) * 1e3
         return self.pose
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
@@ -332,16 +336,18 @@ class Wardrobe:
         body = self.avatar.body
         self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
 
-    def _dress(self, pose: Pose) -> float:
-        """Pose every worn garment (simulated or skinned) and upload it; returns the seconds spent simulating."""
+    def _dress(self, pose: Pose) -> tuple[float, float]:
+        """Pose every worn garment (simulated or skinned) and upload it; returns the (wall, CPU) seconds
+        spent simulating."""
         matrices = None
-        cloth_s = 0.0
+        cloth_s = cloth_cpu_s = 0.0
         for worn in self._worn.values():
             g = worn.garment
             if worn.sim is not None:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 state = worn.sim.step(pose)
                 cloth_s += time.perf_counter() - t0
+                cloth_cpu_s += time.process_time() - c0
                 worn.view.show(state.positions, state.normals)
                 self.cloth_resets = max(self.cloth_resets, state.resets)
                 if self.fit_map:
@@ -353,7 +359,7 @@ class Wardrobe:
                 matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
             positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
             worn.view.show(positions, normals)
-        return cloth_s
+        return cloth_s, cloth_cpu_s
 
     # -- output -------------------------------------------------------------------------------
     def snapshot(self) -> np.ndarray:

@@ -6,7 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from avatar_wardrobe.live.loop import LiveOptions, run_live, summary
+import dataclasses
+
+from avatar_wardrobe.live.loop import LiveOptions, run_live, run_serial, summary
 
 SECONDS = 4.0
 CLIP = "video/pose_1.mp4"
@@ -82,3 +84,15 @@ def test_worker_exits_when_the_scene_fails(testdata):
     with pytest.raises(RuntimeError, match="scene failed"):
         run_live(_opts(testdata), explode)
     assert pids and _gone(pids[0])
+
+
+def test_unpaced_serial_run_shows_every_frame_in_turn_with_cpu_per_stage(testdata):
+    opts = dataclasses.replace(_opts(testdata), seconds=None, frames=6, paced=False)
+    indices = []
+    result = run_serial(opts, lambda image, marks, result: indices.append(marks.index))
+    assert result.frames == 6 and indices == list(range(6)) and result.dropped == 0
+    stats = summary(result)
+    assert {"track", "solve", "cloth", "render"} <= set(stats["stages_cpu_ms_median"])
+    assert all(v >= 0 for v in stats["stages_cpu_ms_median"].values())
+    assert stats["stages_cpu_ms_median"]["render"] > 0
+    assert 0 < stats["fps_cpu_bound_estimate"] <= 1000.0 / sum(stats["stages_cpu_ms_median"].values()) + 0.1
