@@ -19,6 +19,7 @@ from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
 from ..transforms import matrix_to_quat, normalize, quat_to_matrix
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
+from .collide import BodyBackstop, PushOut
 from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, cross, unique_edges, unit
 from .fabrics import Fabric, fabric as get_fabric
 
@@ -64,6 +65,7 @@ class ClothSettings:
     backstop_slack_m: float = 0.003      # the backstop keeps this much of the rest gap to the body
     proxy_reach_m: float = 0.08          # proxies farther than this (plus max distance) are left out
     world: str = "classic"               # "deformable": PyBullet's deformable world (benchmark baseline)
+    push_out: bool = True                # push the final vertices out of the limb proxies (cloth/collide.py)
 
 
 @dataclass
@@ -311,6 +313,11 @@ class GarmentSim:
         self._reach_points = _reach_points(self.proxies, self.proxy_index)
         self.tracked = np.unique(np.concatenate([self.proxies.bones[self.proxy_index], self.frame_bones]))
         self.hips = sk.index(avatar.rig.hips)
+        trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
+        self._push = PushOut(self.proxies, trunk, self.joints, self.weights) if s.push_out else None
+        self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
+            j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
+        self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
 
         self.world: ClothWorld | None = None
         self.cloth = -1
@@ -598,6 +605,9 @@ class GarmentSim:
 
     def _output(self, skin, nodes) -> ClothState:
         skinned, skinned_n = self._render_skin(skin)
+        limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
+        if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
+            skinned, _ = self._push(skinned, limbs)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned
         length = np.linalg.norm(delta, axis=1)
@@ -606,6 +616,10 @@ class GarmentSim:
         over = np.minimum(inward + self.backstop, 0.0)  # < 0 where the vertex went too far in
         delta -= over[:, None] * skinned_n
         pos = skinned + self._ramp * delta
+        if limbs is not None:
+            pos, pushed = self._push(pos, limbs)
+            pos, lifted = self._body_backstop(pos, skin)  # last: over the trunk, the trunk wins
+            self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
         strain = self._embedding.interpolate(self._node_strain(ratio))
         drift = 0.0

@@ -1,0 +1,176 @@
+"""Keep final garment vertices out of the body: limb-proxy push-out and a skinned-trunk backstop (numpy).
+
+PyBullet keeps the simulated cloth out of the proxies, but the final vertex is the skinned place
+plus a clamped offset (Chaos max distance): where a limb swings into the garment (a raised knee
+under a skirt, a forearm across a shirt), the skinned place is inside the limb and the clamp
+pulls the vertex back in; and a garment's smoothed skin weights let it lag its own body part.
+Two passes run after the clamp: `PushOut` moves each vertex out of the limb proxies (capsules
+and hulls of every non-trunk bone) whose bone carries little of its skin weight; `BodyBackstop`
+keeps each vertex that lies close over the trunk at its rest clearance above the tangent plane
+of the skinned body vertex under it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..avatar.proxies import CAPSULE, BodyProxies, ProxyPose
+from ..transforms import quat_to_matrix
+
+PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
+OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
+PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
+EPS = 1e-12
+
+
+class PushOut:
+    """Per garment: the limb proxies its vertices may be pushed out of, and which vertices each may push."""
+
+    def __init__(self, proxies: BodyProxies, trunk_bones, joints: np.ndarray, weights: np.ndarray,
+                 margin: float = PUSH_MARGIN_M):
+        """trunk_bones: joint indices of the hips and spine (their proxies are left out); joints,
+        weights: (V, K) the garment vertices' skin influences. Pose `self.index` of the proxies
+        each frame and pass that ProxyPose."""
+        self.index = np.flatnonzero(~np.isin(proxies.bones, list(trunk_bones)))
+        self.margin = float(margin)
+        count = len(self.index)
+        # (V, C) the vertex may be pushed by proxy c: its bone carries < OWN_BONE_WEIGHT of the vertex
+        own = np.zeros((len(joints), count))
+        for c, bone in enumerate(proxies.bones[self.index]):
+            own[:, c] = np.where(joints == bone, weights, 0.0).sum(axis=1)
+        self.allowed = own < OWN_BONE_WEIGHT
+        self.capsule = proxies.kinds[self.index] == CAPSULE
+        self.radii = proxies.radii[self.index]
+        self.half = proxies.half_lengths[self.index]
+        self.planes = [proxies.planes[i] for i in self.index]
+        # Bounding radius of each proxy around its centre (culls vertices before the exact test).
+        bound = np.where(self.capsule, self.radii + self.half, 0.0)
+        for c in np.flatnonzero(~self.capsule):
+            bound[c] = np.linalg.norm(proxies.hulls[self.index[c]], axis=1).max()
+        self.bound = bound + self.margin
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __call__(self, points: np.ndarray, pose: ProxyPose) -> tuple[np.ndarray, int]:
+        """Points (V, 3) moved out of the limb proxies (`pose`: this object's `index`, posed); returns
+        (points, number of vertices moved). `points` is not modified."""
+        if not len(self):
+            return points, 0
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        # Proxies whose bounding sphere reaches the points' box...
+        gap = np.maximum(np.maximum(lo - pose.centres, pose.centres - hi), 0.0)
+        active = np.flatnonzero(np.einsum("ci,ci->c", gap, gap) < self.bound ** 2)
+        if not len(active):
+            return points, 0
+        centres, bound2 = pose.centres[active], self.bound[active] ** 2
+        out, moved = points, np.zeros(len(points), bool)
+        candidates = np.arange(len(points))
+        for _ in range(PASSES):  # later passes look only at what the previous one moved
+            sub = out[candidates]
+            # ...then the (vertex, proxy) pairs inside a proxy's sphere, by one product.
+            d2 = np.einsum("vi,vi->v", sub, sub)[:, None] - 2.0 * sub @ centres.T + np.einsum("ci,ci->c", centres,
+                                                                                              centres)
+            rows, cols = np.nonzero((d2 < bound2) & self.allowed[np.ix_(candidates, active)])
+            if not len(rows):
+                break
+            # Every (vertex, proxy) push; a vertex in several proxies takes the deepest one's way out
+            # (at a joint the shortest way out of one limb piece often ends inside the next).
+            verts, targets = [], []
+            cap = self.capsule[active[cols]]
+            if cap.any():
+                v, c = candidates[rows[cap]], cols[cap]
+                hit, pos = self._capsules(out[v], centres[c], pose.axes[active[c]], self.half[active[c]],
+                                          self.radii[active[c]])
+                verts.append(v[hit])
+                targets.append(pos if len(hit) else np.zeros((0, 3)))
+            for k in np.unique(cols[~cap]):
+                v = candidates[rows[cols == k]]
+                c = active[k]
+                rot = quat_to_matrix(pose.orientations[c][None])[0]
+                hit, pos = self._hull(out[v], pose.centres[c], rot, self.planes[c])
+                verts.append(v[hit])
+                targets.append(pos if len(hit) else np.zeros((0, 3)))
+            pushed = np.zeros(len(points), bool)
+            verts = np.concatenate(verts) if verts else np.zeros(0, np.int64)
+            if len(verts):
+                targets = np.concatenate(targets)
+                step = np.einsum("vi,vi->v", targets - out[verts], targets - out[verts])
+                order = np.lexsort((step, verts))             # per vertex, the longest push last...
+                verts, targets = verts[order], targets[order]
+                out = points.copy() if out is points else out
+                out[verts] = targets                          # ...so it is the one written
+                pushed[verts] = True
+            moved |= pushed
+            candidates = np.flatnonzero(pushed)
+            if not len(candidates):
+                break
+        return out, int(moved.sum())
+
+    def _capsules(self, p, centre, axis, half, radius):
+        """Per pair: point p (N, 3) against capsule (centre, axis, half, radius) (N, ...)."""
+        rel = p - centre
+        t = np.clip(np.einsum("ni,ni->n", rel, axis), -half, half)
+        radial = rel - t[:, None] * axis
+        dist = np.sqrt(np.einsum("ni,ni->n", radial, radial))
+        hit = np.flatnonzero(dist < radius + self.margin)
+        if not len(hit):
+            return hit, None
+        r, length, ax = radial[hit], dist[hit], axis[hit]
+        # On the axis itself any direction is outward: take one perpendicular to the axis.
+        fallback = np.cross(ax, [1.0, 0.0, 0.0])
+        fallback[np.linalg.norm(fallback, axis=1) < 1e-6] = [0.0, 0.0, 1.0]
+        direction = np.where((length > EPS)[:, None], r / np.maximum(length, EPS)[:, None],
+                             fallback / np.linalg.norm(fallback, axis=1, keepdims=True))
+        return hit, centre[hit] + t[hit, None] * ax + direction * (radius[hit] + self.margin)[:, None]
+
+    def _hull(self, p, centre, rot, planes):
+        local = (p - centre) @ rot
+        side = local @ planes[:, :3].T + planes[:, 3]      # (v, F) signed distance to each face plane
+        best = side.argmax(axis=1)
+        depth = side[np.arange(len(local)), best]
+        hit = np.flatnonzero(depth < self.margin)
+        if not len(hit):
+            return hit, None
+        n = planes[best[hit], :3]
+        local_new = local[hit] + (self.margin - depth[hit])[:, None] * n
+        return hit, local_new @ rot.T + centre
+
+
+class BodyBackstop:
+    """Each garment vertex close over the trunk keeps its rest clearance (at most `slack`) above the
+    tangent plane of the body vertex under it, skinned with the body's own weights."""
+
+    def __init__(self, body, points: np.ndarray, trunk_bones, skin_factory, reach: float, slack: float):
+        """body: the avatar's BodyMesh (bind pose); points: garment rest positions; reach: vertices
+        farther than this from the body are left free; skin_factory(joints, weights, points,
+        normals) -> an object with positions_normals(skin)."""
+        from scipy.spatial import cKDTree
+
+        dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+        trunk = np.flatnonzero(np.isin(dominant, list(trunk_bones)))
+        self.vertices = np.zeros(0, np.int64)
+        if not len(trunk):
+            return
+        _, near = cKDTree(body.positions[trunk]).query(points)
+        under = trunk[near]
+        gap = np.einsum("vi,vi->v", points - body.positions[under], body.normals[under])
+        keep = (gap > -slack) & (gap < reach)      # over the trunk, and not already inside it at rest
+        self.vertices = np.flatnonzero(keep)
+        self.clearance = np.minimum(np.maximum(gap[keep], 0.0), slack)
+        uniq, self.which = np.unique(under[keep], return_inverse=True)
+        self.skin = skin_factory(body.joints[uniq], body.weights[uniq], body.positions[uniq], body.normals[uniq])
+
+    def __call__(self, points: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, int]:
+        """Points (V, 3) lifted out to their clearance; returns (points, number moved)."""
+        if not len(self.vertices):
+            return points, 0
+        base, normal = self.skin.positions_normals(skin)
+        base, normal = base[self.which], normal[self.which]
+        p = points[self.vertices]
+        lift = self.clearance - np.einsum("vi,vi->v", p - base, normal)
+        hit = lift > 0
+        if not hit.any():
+            return points, 0
+        out = points.copy()
+        out[self.vertices[hit]] = p[hit] + lift[hit, None] * normal[hit]
+        return out, int(hit.sum())

@@ -1,0 +1,86 @@
+"""Push-out of garment vertices from the limb proxies, and the skinned-trunk backstop, on the real avatar."""
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_wardrobe.avatar.proxies import CAPSULE, HULL
+from avatar_wardrobe.cloth.collide import PUSH_MARGIN_M, BodyBackstop, PushOut
+from avatar_wardrobe.cloth.simulator import SparseSkin
+
+
+def _trunk(avatar):
+    sk, rig = avatar.skeleton, avatar.rig
+    return [sk.index(n) for n in (rig.hips, *rig.spine)]
+
+
+def _rest_skin(avatar):
+    return np.broadcast_to(np.eye(4), (len(avatar.skeleton), 4, 4)).copy()
+
+
+def _unweighted(points, avatar):
+    """Skin influences on the hips only (so every limb proxy may push)."""
+    joints = np.full((len(points), 4), avatar.skeleton.index(avatar.rig.hips))
+    weights = np.zeros((len(points), 4))
+    weights[:, 0] = 1.0
+    return joints, weights
+
+
+def test_points_inside_limb_proxies_end_outside_them_and_others_stay(avatar, proxies):
+    rng = np.random.default_rng(3)
+    push = PushOut(proxies, _trunk(avatar), *_unweighted(np.zeros((1, 3)), avatar))
+    pose = proxies.rest(push.index)
+    kinds = proxies.kinds[push.index]
+    assert (kinds == CAPSULE).any() and (kinds == HULL).any()
+    # Points scattered through every limb proxy, plus points far from the body.
+    inside = np.concatenate([pose.centres + rng.normal(scale=0.01, size=pose.centres.shape) for _ in range(5)])
+    inside = inside[pose.distances(inside).min(axis=1) < -0.002]
+    far = rng.normal(size=(50, 3)) * 0.05 + [0.0, 3.0, 0.0]
+    points = np.concatenate([inside, far])
+    push = PushOut(proxies, _trunk(avatar), *_unweighted(points, avatar))
+    assert len(inside) >= 2 * len(pose)
+    out, moved = push(points, pose)
+    after = pose.distances(out).min(axis=1)
+    assert moved >= len(inside) * 0.9
+    # Out of every limb proxy, to the margin (overlapping pieces at the joints included).
+    assert np.median(after[: len(inside)]) >= PUSH_MARGIN_M * 0.99
+    assert after[: len(inside)].min() > -0.001
+    np.testing.assert_array_equal(out[len(inside):], far)
+    assert not np.shares_memory(out, points)
+
+
+def test_a_vertex_skinned_to_a_limb_is_not_pushed_out_of_it(avatar, proxies):
+    push = PushOut(proxies, _trunk(avatar), *_unweighted(np.zeros((1, 3)), avatar))
+    pose = proxies.rest(push.index)
+    c = int(np.flatnonzero(proxies.kinds[push.index] == CAPSULE)[0])
+    point = pose.centres[c][None] + 1e-3
+    bone = proxies.bones[push.index[c]]
+    joints = np.array([[bone, 0, 0, 0]])
+    weights = np.array([[1.0, 0.0, 0.0, 0.0]])
+    out, moved = PushOut(proxies, _trunk(avatar), joints, weights)(point, pose)
+    # Only proxies of other bones may move it; none of those holds this point deep inside.
+    own = proxies.bones[push.index] == bone
+    if (pose.distances(point)[0][~own] > 0).all():
+        assert moved == 0
+        np.testing.assert_array_equal(out, point)
+
+
+def test_backstop_lifts_a_garment_vertex_pushed_into_the_trunk(avatar):
+    body = avatar.body
+    sk = avatar.skeleton
+    trunk = _trunk(avatar)
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    on_trunk = np.flatnonzero(np.isin(dominant, trunk))[::50]
+    clearance = 0.01
+    rest = body.positions[on_trunk] + clearance * body.normals[on_trunk]
+    backstop = BodyBackstop(body, rest, trunk, lambda j, w, p, n: SparseSkin(j, w, len(sk), p, n), 0.06, 0.003)
+    assert len(backstop.vertices) >= 0.9 * len(rest)
+    skin = _rest_skin(avatar)
+    untouched, moved = backstop(rest, skin)
+    assert moved == 0
+    np.testing.assert_array_equal(untouched, rest)
+    sunk = rest - 0.03 * body.normals[on_trunk]      # 2 cm inside the body
+    out, moved = backstop(sunk, skin)
+    assert moved >= 0.9 * len(backstop.vertices)
+    lifted = out[backstop.vertices] - body.positions[on_trunk][backstop.vertices]
+    height = np.einsum("vi,vi->v", lifted, body.normals[on_trunk][backstop.vertices])
+    assert np.median(height) >= 0.003 - 1e-9 and height.min() > -0.005
