@@ -1,6 +1,7 @@
 """AR try-on: the avatar placed on the player's image, body as a depth-only occluder, garments composited."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from panda3d.core import (
     AmbientLight,
@@ -58,15 +59,22 @@ class ArView:
     hides the garment parts behind the player; the player's arms (segmentation mask and
     landmarks) pass in front of the garments."""
 
-    def __init__(self, base, wardrobe: Wardrobe, vertical_fov_deg: float):
+    def __init__(self, base, wardrobe: Wardrobe, vertical_fov_deg: float, buffer=None):
+        """buffer: an offscreen.SceneBuffer to draw into (the live window keeps its own camera);
+        None draws with the window's camera and reads the window back (the offscreen jobs)."""
         self.base, self.wardrobe = base, wardrobe
         self.vertical_fov_deg = vertical_fov_deg
         self.placement: Placement | None = None
-        self.texture = Texture("ar_capture")
-        base.win.addRenderTexture(self.texture, GraphicsOutput.RTMCopyRam, GraphicsOutput.RTPColor)
-        base.setBackgroundColor(0, 0, 0, 0)
-        base.camera.setPos(0, 0, 0)
-        base.camera.setHpr(0, 0, 0)
+        self.buffer = buffer
+        if buffer is None:
+            self.texture = Texture("ar_capture")
+            base.win.addRenderTexture(self.texture, GraphicsOutput.RTMCopyRam, GraphicsOutput.RTPColor)
+            base.setBackgroundColor(0, 0, 0, 0)
+            self.camera, self.lens = base.camera, base.camLens
+        else:
+            self.camera, self.lens = buffer.camera, buffer.lens
+        self.camera.setPos(0, 0, 0)
+        self.camera.setHpr(0, 0, 0)
         self._lights = []
         key = base.render.attachNewNode(DirectionalLight("ar_key"))
         key.node().setColor(Vec4(*KEY_LIGHT[0], 1))
@@ -120,7 +128,7 @@ class ArView:
 
     def _lens(self, size: tuple[int, int]) -> Intrinsics:
         cam = Intrinsics(size[0], size[1], self.vertical_fov_deg)
-        lens = self.base.camLens
+        lens = self.lens
         lens.setNearFar(NEAR_M, FAR_M)
         aspect = size[0] / size[1]
         hfov = np.degrees(2 * np.arctan(np.tan(np.radians(cam.vertical_fov_deg) / 2) * aspect))
@@ -154,15 +162,21 @@ class ArView:
         self.base.graphicsEngine.syncFrame()
         return self._read(size)
 
-    def composite(self, frame: Frame, marks: Landmarks, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Pose, place, render and blend over the camera frame: (BGR image, garment mask)."""
-        image = frame.image
-        h, w = image.shape[:2]
+    def prepare(self, frame: Frame, marks: Landmarks) -> None:
+        """Pose the avatar from this frame's landmarks and place it on the person (before drawing)."""
+        h, w = frame.image.shape[:2]
         self._keep_occluder()
         if marks.found:
             self.wardrobe.update(marks)
             self.place(marks, (w, h))
-        rgba = self.render((w, h))
+
+    def blend(self, frame: Frame, marks: Landmarks, rgba: np.ndarray, mirror: bool = False):
+        """The drawn garments (BGRA, as prepared for this frame) over the camera frame, the
+        player's arms in front: (BGR image, garment mask)."""
+        image = frame.image
+        h, w = image.shape[:2]
+        if rgba.shape[:2] != (h, w):
+            rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR)
         alpha = rgba[..., 3:].astype(np.float32) / 255.0
         if marks.found and marks.mask is not None:
             arms = arm_mask(marks, (w, h), self.sleeve) & (marks.mask > 0.5)
@@ -174,13 +188,22 @@ class ArView:
             out, mask = out[:, ::-1].copy(), mask[:, ::-1].copy()
         return out, mask
 
-    def _read(self, size: tuple[int, int]) -> np.ndarray:
-        tex = self.texture
-        data = tex.getRamImageAs("BGRA")
-        img = np.frombuffer(data, np.uint8).reshape(tex.getYSize(), tex.getXSize(), 4)[::-1]
-        if img.shape[1::-1] != size:
-            import cv2
+    def composite(self, frame: Frame, marks: Landmarks, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Pose, place, render and blend over the camera frame: (BGR image, garment mask)."""
+        self.prepare(frame, marks)
+        h, w = frame.image.shape[:2]
+        return self.blend(frame, marks, self.render((w, h)), mirror)
 
+    def _read(self, size: tuple[int, int]) -> np.ndarray:
+        if self.buffer is not None:
+            img = self.buffer.read()
+            if img is None:
+                return np.zeros((size[1], size[0], 4), np.uint8)
+        else:
+            tex = self.texture
+            data = tex.getRamImageAs("BGRA")
+            img = np.frombuffer(data, np.uint8).reshape(tex.getYSize(), tex.getXSize(), 4)[::-1]
+        if img.shape[1::-1] != size:
             img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
         return img
 
