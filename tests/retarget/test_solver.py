@@ -5,6 +5,7 @@ import pytest
 from avatar_wardrobe.avatar.model import load_avatar
 from avatar_wardrobe.pose import landmarks as lm
 from avatar_wardrobe.records import Landmarks
+from avatar_wardrobe.retarget.keypoints import KNEE_LANDMARK_ALONG_THIGH_M, REFERENCE_TORSO_M, SHOULDER_LANDMARK_M
 from avatar_wardrobe.settings import MODELS_DIR
 from avatar_wardrobe.transforms import axis_angle_matrix, normalize
 from landmark_fixtures import as_record, make_landmarks
@@ -32,20 +33,32 @@ def angle_deg(a, b):
     return np.degrees(np.arccos(np.clip(np.dot(normalize(a), normalize(b)), -1, 1)))
 
 
+def _marks(avatar):
+    """MediaPipe marks a shoulder above and inward of the joint and a knee down the thigh from it
+    (retarget.keypoints, measured on renders): (left shoulder joint x, its y, knee mark past the joint)
+    for the fixture's shoulder landmark at (0.18, -0.50, 0), MediaPipe axes."""
+    size = avatar.solver.rest_torso_length / REFERENCE_TORSO_M
+    out, up, _ = SHOULDER_LANDMARK_M
+    return 0.18 - out * size, -0.50 + up * size, KNEE_LANDMARK_ALONG_THIGH_M * size
+
+
 def test_arm_straight_out_to_the_side(avatar):
-    pose = avatar.solver.solve(as_record(make_landmarks(left_elbow=(0.46, -0.50, 0), left_wrist=(0.72, -0.50, 0))))
+    x, y, _ = _marks(avatar)  # level with the shoulder joint
+    pose = avatar.solver.solve(as_record(make_landmarks(left_elbow=(0.46, y, 0), left_wrist=(0.72, y, 0))))
     assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "l"), LEFT) < ANGLE_TOLERANCE_DEG
     assert angle_deg(bone_direction(avatar, pose, "lower_arm", "hand", "l"), LEFT) < ANGLE_TOLERANCE_DEG
 
 
 def test_arm_forward(avatar):
-    pose = avatar.solver.solve(as_record(make_landmarks(left_elbow=(0.18, -0.50, -0.27), left_wrist=(0.18, -0.50, -0.52))))
+    x, y, _ = _marks(avatar)
+    pose = avatar.solver.solve(as_record(make_landmarks(left_elbow=(x, y, -0.27), left_wrist=(x, y, -0.52))))
     assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "l"), FORWARD) < ANGLE_TOLERANCE_DEG
     assert angle_deg(bone_direction(avatar, pose, "lower_arm", "hand", "l"), FORWARD) < ANGLE_TOLERANCE_DEG
 
 
 def test_knee_bent_90_degrees(avatar):
-    pose = avatar.solver.solve(as_record(make_landmarks(left_knee=(0.10, 0.0, -0.42), left_ankle=(0.10, 0.40, -0.42),
+    knee_mark = -0.42 - _marks(avatar)[2]  # the thigh points forward (-z): the mark lies past the joint
+    pose = avatar.solver.solve(as_record(make_landmarks(left_knee=(0.10, 0.0, knee_mark), left_ankle=(0.10, 0.40, -0.42),
                                                         left_heel=(0.10, 0.45, -0.37), left_foot_index=(0.1, 0.46, -0.54))))
     assert angle_deg(bone_direction(avatar, pose, "upper_leg", "lower_leg", "l"), FORWARD) < ANGLE_TOLERANCE_DEG
     assert angle_deg(bone_direction(avatar, pose, "lower_leg", "foot", "l"), -UP) < ANGLE_TOLERANCE_DEG
