@@ -156,7 +156,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
         raise WardrobeError(f"{motion_path} holds no frames: record one with `avatar-wardrobe track VIDEO`.")
     model = _avatar(scene, avatar)
     r = scene.render
-    base = create_base(window, (r.width, r.height))
+    base = create_base(window, (r.width, r.height), msaa=0 if r.pbr else r.msaa)  # simplepbr multisamples its own buffer
     studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
     wardrobe = Wardrobe(base, model, scene=scene)
     grabber = FrameGrabber(base)
