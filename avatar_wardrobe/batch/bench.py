@@ -71,11 +71,13 @@ def run(tasks: int = 6, frames: int = 24, workers: str = "1,2", backend: str = "
                                         f"{result['summary_csv']}.")
                 import json
 
-                seconds = [t["seconds"] for t in json.loads(Path(result["summary_json"]).read_text())["tasks"]]
+                rows = json.loads(Path(result["summary_json"]).read_text())["tasks"]
+                seconds, cpu = [t["seconds"] for t in rows], [t["cpu_s"] for t in rows]
                 runs.append({"repeat": r, "workers": n, "backend": result["backend"], "tasks": result["tasks"],
                              "wall_s": result["wall_s"], "startup_s": result["startup_s"],
                              "tasks_per_min": round(60 * result["tasks"] / result["wall_s"], 3),
                              "task_s_median": round(statistics.median(seconds), 3),
+                             "task_cpu_s_median": round(statistics.median(cpu), 3),
                              "load_before": before, "load_after": _load()})
     finally:
         if not keep:
@@ -87,17 +89,24 @@ def run(tasks: int = 6, frames: int = 24, workers: str = "1,2", backend: str = "
         many = next(x for x in runs if x["repeat"] == r and x["workers"] == top)
         ratios.append(round(many["tasks_per_min"] / one["tasks_per_min"], 3))
     ratio = statistics.median(ratios)
+    cpu_base = statistics.median(x["task_cpu_s_median"] for x in runs if x["workers"] == base)
+    cpu_top = statistics.median(x["task_cpu_s_median"] for x in runs if x["workers"] == top)
     table = "\n".join([f"{'workers':>8}{'backend':>8}{'tasks':>7}{'wall s':>9}{'tasks/min':>11}{'task s':>8}"
-                       f"{'start s':>9}  load"] +
+                       f"{'cpu s':>7}{'start s':>9}  load"] +
                       [f"{x['workers']:>8}{x['backend']:>8}{x['tasks']:>7}{x['wall_s']:>9.1f}{x['tasks_per_min']:>11.2f}"
-                       f"{x['task_s_median']:>8.1f}{x['startup_s']:>9.1f}  {x['load_before']}" for x in runs] +
+                       f"{x['task_s_median']:>8.1f}{x['task_cpu_s_median']:>7.1f}{x['startup_s']:>9.1f}  "
+                       f"{x['load_before']}" for x in runs] +
                       [f"throughput ratio {top} vs {base} workers: {ratio:.2f} (target >= {TARGET_RATIO})"])
     return {"benchmark": "batch", "catalog": {"tasks": tasks, "clip_frames": frames, "turntable_views": TURNTABLE_VIEWS,
                                               "size": list(SIZE_PX), "body": BODY, "motion": MOTION},
             "runs": runs, "throughput_ratio": ratio, "ratios": ratios,
+            "cpu_s_per_task": {str(base): cpu_base, str(top): cpu_top},
             "target": {"throughput_ratio": TARGET_RATIO}, "met": ratio >= TARGET_RATIO,
             "machine": {"cpus": os.cpu_count(), "load_average": _load(), "python": platform.python_version(),
                         "processor": platform.processor() or platform.machine()},
             "note": "wall_s: first task submitted to last result (Ray start-up is startup_s, not included); "
-                    "each task is a fresh process limited to one thread",
+                    "each task is a fresh process limited to one thread; cpu_s: CPU seconds of a task's "
+                    "processes (equal across runs = the tasks do not slow each other beyond sharing the CPUs). "
+                    "On a machine shared with other work the ratio also reflects the bigger CPU share that more "
+                    "processes get: compare load_before",
             "table": table}

@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from .catalog import Limits, TaskSpec
-from .tasks import ERROR_FILE, RESULT_FILE
+from .tasks import ERROR_FILE, PARENT_ENV, RESULT_FILE
 
 POLL_S = 0.1
 TEMP_PREFIX = "aw_batch_"
@@ -50,7 +51,13 @@ def run_isolated(spec: dict, tmp_root: str | None = None) -> dict:
             proc = subprocess.Popen([sys.executable, "-m", "avatar_wardrobe.batch.tasks", str(spec_file), str(out_dir)],
                                     stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=child_env(),
                                     start_new_session=True)
-            reason, peak_kb = watch(proc, limits)
+            with _LOCK:
+                _RUNNING.add(proc)
+            try:
+                reason, peak_kb = watch(proc, limits)
+            finally:
+                with _LOCK:
+                    _RUNNING.discard(proc)
         out["peak_rss_mb"] = round(peak_kb / 1024, 1)
         if reason:
             out["error"] = reason
@@ -74,8 +81,21 @@ def run_isolated(spec: dict, tmp_root: str | None = None) -> dict:
     return out
 
 
+_RUNNING: set[subprocess.Popen] = set()  # task processes of this process, for kill_all()
+_LOCK = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every task process this process started that still runs (an interrupted run)."""
+    with _LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        if proc.poll() is None:
+            _kill(proc)
+
+
 def child_env() -> dict:
-    env = {**os.environ, **SINGLE_THREAD_ENV}
+    env = {**os.environ, **SINGLE_THREAD_ENV, PARENT_ENV: str(os.getpid())}
     env.pop("DISPLAY", None)  # always offscreen
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     return env

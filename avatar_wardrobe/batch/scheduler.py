@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..errors import WardrobeError
 from . import store
 from .catalog import Catalog, TaskSpec, load_catalog
-from .isolate import run_isolated
+from .isolate import kill_all, run_isolated
 
 BACKENDS = ("auto", "ray", "local")
 RAY_OBJECT_STORE_MB = 128      # outputs are small (a few hundred KB per task)
@@ -55,10 +55,15 @@ def prepare_bodies(catalog: Catalog) -> None:
 def local_runner(workers: int, tmp_root: str | None = None) -> Runner:
     """N worker slots on this machine; each task still runs in a fresh child process."""
     def run(specs: list[TaskSpec]) -> Iterator[dict]:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch")
+        try:
             futures = [pool.submit(run_isolated, asdict(s), tmp_root) for s in specs]
             for f in as_completed(futures):
                 yield f.result()
+        finally:  # also on Ctrl-C: queued tasks are dropped, running ones killed
+            pool.shutdown(wait=False, cancel_futures=True)
+            kill_all()
+            pool.shutdown(wait=True)
     return run
 
 

@@ -50,6 +50,7 @@ def save(out: Path, spec: TaskSpec, result: dict) -> dict:
     inner = result.get("result") or {}
     record["fit"] = inner.get("fit")
     record["stages_s"] = inner.get("stages_s")
+    record["cpu_s"] = inner.get("cpu_s")
     write_atomic(folder / RECORD_FILE, (json.dumps(record, indent=1) + "\n").encode())
     return record
 

@@ -18,7 +18,7 @@ from .catalog import Catalog, TaskSpec
 from .tasks import THUMB_FILE
 
 CSV_FILE, JSON_FILE, SHEET_FILE = "summary.csv", "summary.json", "catalog_sheet.jpg"
-COLUMNS = ("id", "garment", "size", "body", "motion", "status", "seconds", "peak_rss_mb", "worst_strain",
+COLUMNS = ("id", "garment", "size", "body", "motion", "status", "seconds", "cpu_s", "peak_rss_mb", "worst_strain",
            *(f"strain_{r}" for r in REGIONS), "fits", "recommended_size", "error", "folder")
 TILE_W, TILE_H, CAPTION_H = 176, 216, 34
 FAILED_BGR, TILE_BGR, TEXT_BGR = (40, 40, 150), (44, 40, 40), (235, 235, 235)
@@ -52,7 +52,7 @@ def rows(out: Path, specs: list[TaskSpec], records: list[dict]) -> list[dict]:
         fit = r.get("fit") or {}
         strain = fit.get("strain") or {}
         table.append({"id": spec.id, "garment": spec.garment, "size": spec.size, "body": spec.body,
-                      "motion": spec.motion, "status": r["status"], "seconds": r.get("seconds"),
+                      "motion": spec.motion, "status": r["status"], "seconds": r.get("seconds"), "cpu_s": r.get("cpu_s"),
                       "peak_rss_mb": r.get("peak_rss_mb"), "worst_strain": fit.get("worst"),
                       **{f"strain_{k}": strain.get(k) for k in REGIONS},
                       "fits": fit.get("fits"), "recommended_size": rec.get((spec.garment, spec.body), ""),

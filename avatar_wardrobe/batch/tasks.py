@@ -7,6 +7,7 @@ then result.json; on failure error.json with the message.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -34,6 +35,8 @@ CLIP_FILE, TURNTABLE_FILE, SHEET_FILE, FIT_FILE, THUMB_FILE = ("clip.mp4", "turn
                                                                "fit.json", "thumb.jpg")
 TURNTABLE_FPS = 4.0
 EXIT_USER_ERROR, EXIT_CRASH = 3, 4
+PARENT_ENV = "AVATAR_WARDROBE_BATCH_PARENT"  # the supervisor's pid, set by batch.isolate
+PR_SET_PDEATHSIG = 1
 
 
 def run(spec: TaskSpec, work: Path) -> dict:
@@ -112,7 +115,8 @@ def run(spec: TaskSpec, work: Path) -> dict:
         _write_jpg(work / SHEET_FILE, sheet)
         written.append(SHEET_FILE)
     wardrobe.remove()
-    return {"outputs": written, "fit": fit, "garment_name": garment.name, "clip_frames": len(clip),
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"outputs": written, "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 3), "fit": fit, "garment_name": garment.name, "clip_frames": len(clip),
             "turntable_views": len(views), "stages_s": {k: round(v, 3) for k, v in stages.items()},
             "child_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -185,8 +189,26 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
             video.write(image)
 
 
+def die_with_parent(parent_pid: int | None) -> None:
+    """Linux: be killed when the supervising process dies (a Ray worker killed, a driver interrupted),
+    so no task outlives its run. Elsewhere the supervisor's time limit still applies."""
+    if parent_pid is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(EXIT_CRASH)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    parent = os.environ.get(PARENT_ENV)
+    die_with_parent(int(parent) if parent and parent.isdigit() else None)
     spec_path, work = Path(argv[0]), Path(argv[1])
     try:
         spec = TaskSpec(**json.loads(spec_path.read_text()))

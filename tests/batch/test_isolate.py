@@ -2,6 +2,9 @@
 failed (not hung), and its temp dir is removed either way."""
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,3 +51,40 @@ def test_tree_rss_counts_child_processes():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_task_dies_with_its_supervisor(tmp_path):
+    """A Ray worker or driver killed outright leaves no task process running."""
+    spec = tmp_path / "spec.json"
+    long = _spec(tmp_path, time_s=120.0)
+    long["outputs"]["clip_frames"] = 5000  # minutes of work: it must not finish on its own within the test
+    spec.write_text(json.dumps(long))
+    code = ("import json, sys; from avatar_wardrobe.batch.isolate import run_isolated; "
+            f"run_isolated(json.load(open({str(spec)!r})), {str(tmp_path)!r})")
+    supervisor = subprocess.Popen([sys.executable, "-c", code])
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while child is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            kids = [int(c) for t in os.listdir(f"/proc/{supervisor.pid}/task")
+                    for c in open(f"/proc/{supervisor.pid}/task/{t}/children").read().split()]
+            child = kids[0] if kids else None
+        assert child is not None, "the task process did not start"
+        time.sleep(1.0)  # past the child's start-up, into its imports
+        os.kill(supervisor.pid, signal.SIGKILL)
+        supervisor.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{child}") and \
+                open(f"/proc/{child}/stat").read().split()[2] != "Z":
+            time.sleep(0.1)
+        alive = os.path.exists(f"/proc/{child}") and open(f"/proc/{child}/stat").read().split()[2] != "Z"
+        assert not alive
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+        if child is not None:
+            try:
+                os.killpg(child, signal.SIGKILL)  # the task's own session (a failed check leaves it running)
+            except ProcessLookupError:
+                pass

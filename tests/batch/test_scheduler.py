@@ -62,7 +62,7 @@ def test_outputs_are_real_and_complete(broken_run):
     assert sheet is not None and sheet.shape[1] > sheet.shape[0]
     fit = json.loads((folder / "fit.json").read_text())
     assert set(fit["strain"]) == set(REGIONS) and fit["worst"] >= 1.0
-    assert record["fit"] == fit and record["key"] == spec.key()
+    assert record["fit"] == fit and record["key"] == spec.key() and record["cpu_s"] > 0
     assert not list(folder.glob("*.part"))
 
 
