@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 from .scheduler import BACKENDS
 
@@ -11,11 +13,22 @@ def _print(result: dict, only_json: bool) -> None:
     print(json.dumps(result) if only_json else f"{table}\n{json.dumps(result)}")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _batch(args):
     from .scheduler import run_batch
 
-    result = run_batch(args.catalog, args.out, workers=args.workers, address=args.address, backend=args.backend,
-                       progress=not args.quiet)
+    # SIGTERM (a job scheduler, `kill`) stops like Ctrl-C: running tasks are killed, temp dirs removed.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        result = run_batch(args.catalog, args.out, workers=args.workers, address=args.address,
+                           backend=args.backend, progress=not args.quiet)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _print(result, args.json)
     return 0 if result["failed"] == 0 else 1
 

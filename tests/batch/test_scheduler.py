@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -21,7 +23,7 @@ from avatar_wardrobe.cloth.fit import REGIONS
 from avatar_wardrobe.record.video import read_video
 from avatar_wardrobe.settings import MODELS_DIR
 
-from .conftest import CORRUPT_BYTES, write_catalog
+from .conftest import CORRUPT_BYTES, TINY_OUTPUTS, write_catalog
 
 GOOD = ("tshirt", "garments/tshirt_{size}.glb", ["S"])
 
@@ -135,3 +137,40 @@ def test_bad_options_are_user_errors(tmp_path):
         run_batch(catalog, tmp_path / "out", address="auto", backend="local")
     with pytest.raises(WardrobeError, match="unknown backend"):
         run_batch(catalog, tmp_path / "out", backend="spark")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_a_run_leaves_no_task_processes_or_temp_dirs(tmp_path, signum):
+    name = f"stop{signum}x{os.getpid()}"  # in every task process's command line
+    catalog = write_catalog(tmp_path, [(name, "garments/tshirt_{size}.glb", ["S", "M"])],
+                            outputs=TINY_OUTPUTS.replace("clip_frames = 4", "clip_frames = 5000"))
+    driver = subprocess.Popen([sys.executable, "-m", "avatar_wardrobe", "batch", str(catalog), "--out",
+                               str(tmp_path / "out"), "--backend", "local", "--workers", "2", "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def tasks():
+        return [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_has(p, name)]
+
+    try:
+        deadline = time.monotonic() + 60
+        while len(tasks()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(tasks()) == 2, "the two task processes did not start"
+        driver.send_signal(signum)
+        driver.wait(timeout=30)
+        time.sleep(0.5)
+        assert tasks() == []
+        assert not list(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{name}*"))
+    finally:
+        driver.kill()
+        driver.wait()
+        for p in tasks():
+            os.kill(int(p.name), signal.SIGKILL)
+
+
+def _cmdline_has(proc: Path, text: str) -> bool:
+    try:
+        return text in (proc / "cmdline").read_bytes().decode(errors="replace") and \
+            (proc / "stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
