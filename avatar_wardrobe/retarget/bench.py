@@ -22,6 +22,7 @@ from ..pose import landmarks as lm
 from ..records import Frame, Landmarks
 from . import kalidokit
 from .geometry import axis_angle, unit
+from .keypoints import KNEE_LANDMARK_ALONG_THIGH_M, REFERENCE_TORSO_M, SHOULDER_LANDMARK_M
 from .solver import Solver
 
 DEFAULT_POSES = 30
@@ -127,10 +128,20 @@ def sample_landmarks(rng: np.random.Generator, size: Proportions) -> np.ndarray:
         toe = unit(toe - (toe @ [0, 1, 0]) * np.array([0, 1, 0]))
         pts[f"{s}_heel"] = pts[f"{s}_ankle"] - 0.05 * toe - np.array([0, 0.05, 0])
         pts[f"{s}_foot_index"] = pts[f"{s}_heel"] + 0.2 * toe
+    # MediaPipe marks a shoulder above its joint and a knee down the thigh (the solver takes that
+    # back off): the landmarks go where it would put them, so the limbs are solved as sampled.
+    mark = size.torso / REFERENCE_TORSO_M
+    out_, up_, fwd_ = SHOULDER_LANDMARK_M
+    for s, sign in (("left", 1.0), ("right", -1.0)):
+        pts[f"{s}_shoulder"] = pts[f"{s}_shoulder"] + mark * (sign * out_ * chest[:, 0] + up_ * chest[:, 1]
+                                                              + fwd_ * chest[:, 2])
+        thigh = unit(pts[f"{s}_knee"] - pts[f"{s}_hip"])
+        pts[f"{s}_knee"] = pts[f"{s}_knee"] + mark * KNEE_LANDMARK_ALONG_THIGH_M * thigh
     head = _rot(chest[:, 1], u(-HEAD_TURN, HEAD_TURN)) @ chest
     head = _rot(head[:, 0], u(-HEAD_NOD, HEAD_NOD)) @ head
     neck = (pts["left_shoulder"] + pts["right_shoulder"]) / 2
-    base = neck + 0.385 * size.torso * chest[:, 1]  # ear height: a relaxed shoulder (no shrug)
+    torso = float(np.linalg.norm(neck - (pts["left_hip"] + pts["right_hip"]) / 2))
+    base = neck + 0.385 * torso * chest[:, 1]  # ear height: a relaxed shoulder (no shrug)
     for s, sign in (("left", 1.0), ("right", -1.0)):
         pts[f"{s}_ear"] = base + sign * 0.075 * head[:, 0] - 0.01 * head[:, 2]
         for part, dx in (("eye_inner", 0.015), ("eye", 0.032), ("eye_outer", 0.045)):
