@@ -32,6 +32,13 @@ MAX_GAP_S = 0.5
 # is a re-detection jump (MediaPipe found the person again, or another person): restart.
 JUMP_IMAGE_FRACTION = 0.15
 
+# Whole-body side swaps: MediaPipe sometimes labels a body mirrored (as if seen from behind) for a
+# frame or a few, left and right landmarks trading places at once. A frame whose landmarks jumped
+# this far (median over the paired landmarks, image fractions) under their own labels, and sit at
+# least SWAP_RATIO nearer the last frame's landmarks under the mirrored labels, is relabelled back.
+SWAP_MIN_MOVE = 0.04
+SWAP_RATIO = 0.5
+
 # Visibility gating: a limb counts as seen while every one of its landmarks has at least this
 # visibility; unseen limbs ease to the rest pose over GATE_EASE_OUT_S and back over GATE_EASE_IN_S.
 VISIBILITY_THRESHOLD = 0.5
@@ -149,6 +156,44 @@ class LandmarkFilter:
         image[:, :2] = self.image_filter(marks.image[:, :2], marks.time_s)
         world = self.world_filter(marks.world, marks.time_s)
         return replace(marks, image=image, world=world), jump
+
+
+_PAIRED = np.array([i for i, n in enumerate(lm.NAMES) if "left" in n or "right" in n])
+_MIRROR = np.array([lm.INDEX[n.replace("left", "#").replace("right", "left").replace("#", "right")]
+                    for n in lm.NAMES])  # each landmark's other-side twin (the nose is its own)
+
+
+def mirror_labels(marks: Landmarks) -> Landmarks:
+    """The same landmarks with left and right labels exchanged."""
+    return replace(marks, image=marks.image[_MIRROR], world=marks.world[_MIRROR],
+                   visibility=None if marks.visibility is None else marks.visibility[_MIRROR])
+
+
+class SideSwapGuard:
+    """Undoes MediaPipe's whole-body left/right swaps from temporal consistency (see SWAP_*).
+
+    `__call__` returns the landmarks (relabelled when a swap was caught) and whether it was.
+    A person who really turns round moves a little each frame and is never relabelled.
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self._last: Landmarks | None = None
+
+    def __call__(self, marks: Landmarks) -> tuple[Landmarks, bool]:
+        if not marks.found:
+            return marks, False
+        last, swapped = self._last, False
+        if last is not None and 0.0 <= marks.time_s - last.time_s <= MAX_GAP_S:
+            prev = last.image[_PAIRED, :2]
+            own = float(np.median(np.linalg.norm(marks.image[_PAIRED, :2] - prev, axis=1)))
+            mirrored = float(np.median(np.linalg.norm(marks.image[_MIRROR][_PAIRED, :2] - prev, axis=1)))
+            if own > SWAP_MIN_MOVE and mirrored < SWAP_RATIO * own:
+                marks, swapped = mirror_labels(marks), True
+        self._last = marks
+        return marks, swapped
 
 
 def limb_visible(marks: Landmarks, threshold: float = VISIBILITY_THRESHOLD) -> dict[str, bool]:

@@ -1,6 +1,6 @@
 """PoseFilter: the stateful half of retargeting (smoothing, visibility gates, crossfades, foot lock).
 
-    landmarks -> LandmarkFilter (One Euro) -> Solver.solve (stateless) -> per-limb slerp toward
+    landmarks -> SideSwapGuard (whole-body left/right swaps) -> LandmarkFilter (One Euro) -> Solver.solve (stateless) -> per-limb slerp toward
     rest (VisibilityGate) -> crossfade after a re-detection jump -> ground + planted-foot lock
 
 One PoseFilter per stream of frames (a clip, a camera); `reset()` between unrelated clips. The
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..pose import landmarks as lm
-from ..pose.filtering import LandmarkFilter, OneEuroParams, VisibilityGate, smoothstep
+from ..pose.filtering import LandmarkFilter, OneEuroParams, SideSwapGuard, VisibilityGate, smoothstep
 from ..records import Landmarks, Pose
 from ..transforms import quat_to_matrix
 from .contact import FootContact
@@ -104,7 +104,7 @@ class PoseFilter:
     contact: lock planted feet (root travel); gravity: learn the camera's tilt from the standing
     player (GravityEstimate; off by default: on pose_1.mp4 MediaPipe's legs lean 30 degrees toward
     the camera while the room's camera is level, so the estimate would tilt a correct avatar). With all three off it is the bare solver, except
-    that a frame with nobody in it holds the last pose.
+    that a frame with nobody in it holds the last pose and a whole-body side swap is undone.
     """
 
     def __init__(self, solver: Solver, smooth: bool = True, gate: bool = True, contact: bool = True,
@@ -112,6 +112,7 @@ class PoseFilter:
                  world_params: OneEuroParams | None = None):
         self.solver = solver
         self.gravity = GravityEstimate() if gravity else None
+        self.sides = SideSwapGuard()
         self.landmarks = LandmarkFilter(image_params, world_params) if smooth else None
         self.gate = VisibilityGate() if gate else None
         self.contact = FootContact(solver.skeleton, solver.rig, solver.up) if contact else None
@@ -119,7 +120,7 @@ class PoseFilter:
         self.reset()
 
     def reset(self) -> None:
-        for part in (self.landmarks, self.gate, self.contact, self.gravity):
+        for part in (self.sides, self.landmarks, self.gate, self.contact, self.gravity):
             if part is not None:
                 part.reset()
         self._held: np.ndarray | None = None
@@ -130,6 +131,7 @@ class PoseFilter:
         self.filtered: Landmarks | None = None  # the last landmarks after smoothing
 
     def step(self, marks: Landmarks) -> Pose:
+        marks, _ = self.sides(marks)
         if self.landmarks is not None:
             marks, jump = self.landmarks(marks)
         else:

@@ -139,3 +139,17 @@ def test_nobody_found_eases_every_limb_out():
     assert all(0.0 < v < 1.0 for v in w.values())
     w = gate.update(Landmarks(2, 0.1 + GATE_EASE_OUT_S))
     assert all(v == 0.0 for v in w.values())
+
+
+def test_whole_body_side_swaps_are_undone_and_a_real_clip_is_left_alone(tracks):
+    from avatar_wardrobe.pose.filtering import SideSwapGuard, mirror_labels
+
+    raw = tracks[False]
+    guard = SideSwapGuard()
+    assert not any(guard(m)[1] for m in raw)  # pose_1.mp4 as tracked: nothing to undo
+    swapped = {30, 31, 32, 60}  # MediaPipe mislabels the whole body for a few frames, then once more
+    fed = [mirror_labels(m) if i in swapped else m for i, m in enumerate(raw)]
+    guard.reset()
+    out = [guard(m) for m in fed]
+    assert {i for i, (_, caught) in enumerate(out) if caught} == swapped
+    assert all(np.array_equal(o.image, m.image) and np.array_equal(o.world, m.world) for (o, _), m in zip(out, raw))
