@@ -181,6 +181,22 @@ class Solver:
                 out[(f"{name}_{a}", f"{name}_{b}")] = norm(k[f"{name}_{b}"] - k[f"{name}_{a}"])
         return out
 
+    def use_calibration(self, calibration) -> None:
+        """Lift with the player's own segment lengths (pose.calibration.Calibration, measured between
+        MediaPipe's landmarks in an A/T stance) instead of the rig's: the issue's "known bone lengths
+        from calibration". Only their ratios count. `reset_lengths()` goes back to the rig's."""
+        b = calibration.bone_lengths_m
+        out = {("mid_hip", "mid_shoulder"): b["torso"]}
+        for name in SIDE_NAMES.values():
+            out[("mid_hip", f"{name}_hip")] = b["hip_width"] / 2
+            out[("mid_shoulder", f"{name}_shoulder")] = b["shoulder_width"] / 2
+            for (a, end), segment in zip(LIFT_SEGMENTS, ("upper_arm", "lower_arm", "upper_leg", "lower_leg")):
+                out[(f"{name}_{a}", f"{name}_{end}")] = b[segment]
+        self.bone_lengths = {k: float(v) for k, v in out.items()}
+
+    def reset_lengths(self) -> None:
+        self.bone_lengths = self.rest_bone_lengths()
+
     def _rest_ear_offset(self) -> np.ndarray:
         """Mid-ear minus mid-shoulder at rest (rig space), where a detector marks them."""
         from .keypoints import detector_keypoints

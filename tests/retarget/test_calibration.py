@@ -102,3 +102,21 @@ def test_a_non_stance_capture_is_refused_with_advice():
         calibrate(frames)
     with pytest.raises(WardrobeError, match="in metres"):
         calibrate(frames, height_m=172)
+
+
+def test_calibrated_lengths_replace_the_rigs_in_lifting(captures):
+    model, frames = captures["female_165_58"]
+    solver = model.solver
+    rig = dict(solver.bone_lengths)
+    solver.use_calibration(calibrate(frames, height_m=AVATARS["female_165_58"]))
+    try:
+        player = solver.bone_lengths
+        assert set(rig) <= set(player) and ("mid_hip", "mid_shoulder") in player
+        # The avatar measured as a player: its limbs, measured between MediaPipe's landmarks, come
+        # out as the rig's own lifting lengths (also measured where MediaPipe marks them).
+        for key in [k for k in rig if not k[0].startswith("mid")]:
+            assert abs(player[key] - rig[key]) < PROPORTION_TOLERANCE * rig[key], key
+        assert solver.solve(frames[2]).local_rotations.shape == (len(model.skeleton), 4)
+    finally:
+        solver.reset_lengths()
+    assert solver.bone_lengths == rig
