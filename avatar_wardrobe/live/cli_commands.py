@@ -16,8 +16,13 @@ def _live(args):
                        refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out, pbr=args.pbr)
     if args.lp_threads is not None:
         opts.lp_threads = args.lp_threads
+    import os
+
+    load_before = os.getloadavg()
     result = run_live(opts)
     out = summary(result)
+    out["load_avg_before"] = [round(x, 2) for x in load_before]
+    out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     out["table"] = profile_table(result) if args.profile else ""
     return out
 
