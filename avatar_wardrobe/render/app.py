@@ -27,13 +27,14 @@ PANEL_OFFSET_M = -0.4    # aim the camera left of the avatar so the panel does n
 BODY_SLIDERS = (("height", 1.70, *HEIGHT_RANGE_M), ("mass", 70.0, *MASS_RANGE_KG),
                 ("gender", 0.5, min(GENDERS.values()), max(GENDERS.values())))  # 0 = male .. 1 = female
 BODY_POLL_S = 0.2        # how often the app looks whether a body being built is ready
+DEFAULT_REFINE_STYLE = "enhance"  # what the refine toggle turns on when the scene's style is "off"
+MOTION_SUFFIX = ".jsonl"
 # Features that later stages provide; their controls are disabled, with the reason, until they land.
 FEATURES = {
     "cloth": ("avatar_wardrobe.cloth.simulator", "cloth simulation is not installed in this build"),
     "fitmap": ("avatar_wardrobe.cloth.fit", "the fit map needs the cloth stage"),
-    "refine": ("avatar_wardrobe.render.refine_window",
-               "refinement in the live window is not built yet: use --refine on demo/render"),
-    "ar": ("avatar_wardrobe.render.ar_window", "AR in the live window is not built yet: use `avatar-wardrobe ar`"),
+    "refine": ("torch", "the refine pass needs PyTorch: pip install torch==2.13.0"),
+    "ar": ("avatar_wardrobe.render.ar_window", "AR in the live window is not in this build: use `avatar-wardrobe ar`"),
     "export_motion": ("avatar_wardrobe.record.gltf_anim", "motion export is not installed in this build"),
     "export_dressed": ("avatar_wardrobe.garments.export", "dressed-avatar export is not installed in this build"),
     "body_sliders": ("anny", "body sliders need the anny extra: pip install 'avatar-wardrobe[tools]'"),
@@ -81,6 +82,10 @@ class WardrobeApp:
                 self.garment_type[garment.meta.slot] = garment.meta.kind
         self.recorder = None
         self.mirror = False
+        self.source = source
+        self.ar = None          # ar_window.ArWindow while AR mode is on
+        self.refine = None      # refine_window.RefineView, made on first use
+        self.refine_on = False
         self.body_shape = {name: value for name, value, _lo, _hi in BODY_SLIDERS}
         self.body_job: dict | None = None  # a body being built with anny in a thread
         self._build_panel()
@@ -90,6 +95,10 @@ class WardrobeApp:
         self.base.taskMgr.add(self._hud, "avatar_wardrobe.hud", sort=50)
         self.poses: list = []
         self.base.taskMgr.add(self._capture_pose, "avatar_wardrobe.capture_pose", sort=51)
+        if self.scene.ar.enabled and not self._ar_reason():
+            self.set_ar(True)
+        if self.scene.refine.style != "off" and not missing("refine"):
+            self.set_refine(True)
 
     # -- UI -----------------------------------------------------------------------------------
     def _build_panel(self) -> None:
@@ -118,7 +127,7 @@ class WardrobeApp:
                        disabled_reason=missing("cloth")),
                Control("fit map", "ui-fitmap", toggle=True, disabled_reason=missing("fitmap"))])
         p.row([Control("refine", "ui-refine", toggle=True, disabled_reason=missing("refine")),
-               Control("AR", "ui-ar", toggle=True, disabled_reason=missing("ar")),
+               Control("AR", "ui-ar", toggle=True, disabled_reason=self._ar_reason()),
                Control("mirror", "ui-mirror", toggle=True)])
         p.heading("Capture")
         p.row([Control("screenshot", "ui-screenshot"), Control("record", "ui-record", toggle=True)])
@@ -138,7 +147,7 @@ class WardrobeApp:
                     "ui-screenshot": self.screenshot, "ui-record": self.set_recording,
                     "ui-cloth": self.wardrobe.set_cloth, "ui-fitmap": self.set_fit_map,
                     "ui-export-motion": self.export_motion, "ui-export-dressed": self.export_dressed,
-                    "ui-body-make": self.make_body}
+                    "ui-body-make": self.make_body, "ui-ar": self.set_ar, "ui-refine": self.set_refine}
         for name, *_ in BODY_SLIDERS:
             handlers[f"ui-body-{name}"] = lambda value, name=name: self.body_shape.__setitem__(name, float(value))
         for event, handler in handlers.items():
@@ -152,6 +161,10 @@ class WardrobeApp:
             b.accept("c", lambda: self.wardrobe.set_cloth(not self.wardrobe.cloth_enabled))
             b.accept("f", lambda: self.set_fit_map(not self.wardrobe.fit_map))
         b.accept("m", lambda: self.set_mirror(not self.mirror))
+        if not self._ar_reason():
+            b.accept("a", lambda: self.set_ar(self.ar is None))
+        if not missing("refine"):
+            b.accept("r", lambda: self.set_refine(not self.refine_on))
         b.accept("p", self.screenshot)
         b.accept("o", lambda: self.set_recording(self.recorder is None))
         b.accept("h", self.panel.toggle_hint)
@@ -249,13 +262,76 @@ class WardrobeApp:
         return task.done
 
     def set_mirror(self, on: bool) -> None:
-        """Mirror view: flip the picture left-right (the skeleton is never flipped)."""
+        """Mirror view: flip the picture left-right (the skeleton is never flipped). In AR mode the
+        composite is flipped instead of the 3D view."""
         from panda3d.core import CullFaceAttrib, Mat4
 
         self.mirror = bool(on)
+        flip = self.mirror and self.ar is None
         lens = self.base.camLens
-        lens.setViewMat(Mat4.scaleMat(-1, 1, 1) if self.mirror else Mat4.identMat())
-        self.base.render.setAttrib(CullFaceAttrib.makeReverse() if self.mirror else CullFaceAttrib.makeDefault())
+        lens.setViewMat(Mat4.scaleMat(-1, 1, 1) if flip else Mat4.identMat())
+        self.base.render.setAttrib(CullFaceAttrib.makeReverse() if flip else CullFaceAttrib.makeDefault())
+        self.panel.set_checked("ui-mirror", self.mirror)
+
+    def _ar_reason(self) -> str:
+        """'' when AR mode can run, else why not."""
+        reason = missing("ar")
+        if reason:
+            return reason
+        if self.source is None or str(self.source).endswith(MOTION_SUFFIX):
+            return "AR needs a camera or a video: start the app with --camera N or --video FILE"
+        return ""
+
+    def set_ar(self, on: bool) -> None:
+        """AR mode: the camera image with the garments drawn over the player (ar_window.ArWindow)."""
+        reason = self._ar_reason()
+        if on and reason:
+            self.panel.show_status(reason)
+            return
+        if on and self.ar is None:
+            from .ar_window import ArWindow
+
+            try:
+                self.ar = ArWindow(self.base, self.wardrobe, self.source, self.scene.ar.camera_fov_deg,
+                                   mirror=lambda: self.mirror, studio=self.studio, srgb=self.scene.render.pbr)
+            except WardrobeError as exc:
+                self.panel.show_status(str(exc))
+                return
+            self.panel.show_status("AR mode: the garments over the camera image")
+        elif not on and self.ar is not None:
+            self.ar.remove()
+            self.ar = None
+            self.wardrobe.follow(self.source)
+            self.panel.show_status("AR mode off")
+        self.panel.set_checked("ui-ar", self.ar is not None)
+        self.set_mirror(self.mirror)
+        self._update_refine()
+
+    def set_refine(self, on: bool) -> None:
+        """The refinement pass (small GAN, PyTorch) on the window's picture, AR's included."""
+        if on and missing("refine"):
+            self.panel.show_status(missing("refine"))
+            return
+        self.refine_on = bool(on)
+        self.panel.set_checked("ui-refine", self.refine_on)
+        if on and self.refine is None:
+            from .refine_window import RefineView
+
+            style = self.scene.refine.style if self.scene.refine.style != "off" else DEFAULT_REFINE_STYLE
+            self.refine = RefineView(self.base, style, self.scene.refine, srgb=self.scene.render.pbr)
+            if self.refine.reason:
+                self.panel.show_status(self.refine.reason)
+        self._update_refine()
+
+    def _update_refine(self) -> None:
+        if self.refine is None:
+            return
+        if self.refine_on and self.ar is None:
+            self.refine.start()
+        else:
+            self.refine.stop()
+        if self.ar is not None:
+            self.ar.refiner = self.refine.refiner if self.refine_on else None
 
     def set_fit_map(self, on: bool) -> None:
         if on and not self.wardrobe.cloth_enabled:
@@ -339,8 +415,16 @@ class WardrobeApp:
         if now - self._hud_time >= HUD_PERIOD_S:
             self._hud_time = now
             fps = self.base.clock.getAverageFrameRate()
-            stages = "  ".join(f"{k} {v:.1f}" for k, v in self.wardrobe.timings_ms.items())
-            tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[self.wardrobe.tracking]
+            timings = dict(self.wardrobe.timings_ms)
+            if self.ar is not None:
+                timings.update(self.ar.timings_ms)
+            if self.refine_on and self.refine is not None and self.refine.refiner.active:
+                timings["refine"] = self.refine.refiner.last_ms
+            stages = "  ".join(f"{k} {v:.1f}" for k, v in timings.items())
+            state = self.ar.tracking if self.ar is not None else self.wardrobe.tracking
+            tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[state]
+            if self.ar is not None:
+                tracking += "   AR"
             self.panel.hud.setText(f"{fps:.0f} fps   {tracking}\n{stages} ms")
         return task.cont
 

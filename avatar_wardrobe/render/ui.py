@@ -94,6 +94,13 @@ class Panel:
             if key.startswith(f"{event}:") and not self.reasons.get(event):
                 widget["frameColor"] = SELECTED_COLOUR if key == f"{event}:{args}" else BUTTON_COLOUR
 
+    def set_checked(self, event: str, on: bool) -> None:
+        """Show a toggle's state (when a key changed it) without sending its event again."""
+        widget = self.buttons.get(f"{event}:[]")
+        if isinstance(widget, DirectCheckButton):
+            widget["indicatorValue"] = bool(on)
+            widget.setIndicatorValue()
+
     def _send(self, event: str, args: list) -> None:
         self.base.messenger.send(event, list(args))
 
