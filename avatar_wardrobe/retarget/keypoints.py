@@ -1,8 +1,10 @@
 """The posed avatar's own keypoints under COCO-17 names (+ pelvis, neck), and their camera projection.
 
-Body keypoints are joints of the rig; the face ones (nose, eyes, ears) are fixed offsets in the
-head joint's frame, measured on the default avatar's mesh and scaled by the rig's torso length.
-Points come out in the canonical avatar frame (x the avatar's left, y up, z facing, metres).
+avatar_keypoints: body keypoints are joints of the rig; the face ones (nose, eyes, ears) are fixed
+offsets in the head joint's frame, measured on the default avatar's mesh and scaled by the rig's
+torso length. detector_keypoints: the same moved to where a 2D detector (MediaPipe, COCO
+annotators) marks them. Points come out in the canonical avatar frame (x the avatar's left, y up,
+z facing, metres).
 """
 from __future__ import annotations
 
