@@ -82,6 +82,8 @@ class WardrobeApp:
                 self.garment_type[garment.meta.slot] = garment.meta.kind
         self.recorder = None
         self.mirror = False
+        if source is None and self.scene.input.source != "motion":
+            source = self.scene.input.source  # the scene's camera index or video
         self.source = source
         self.ar = None          # ar_window.ArWindow while AR mode is on
         self.refine = None      # refine_window.RefineView, made on first use
@@ -95,6 +97,8 @@ class WardrobeApp:
         self.base.taskMgr.add(self._hud, "avatar_wardrobe.hud", sort=50)
         self.poses: list = []
         self.base.taskMgr.add(self._capture_pose, "avatar_wardrobe.capture_pose", sort=51)
+        if self.scene.input.mirror:
+            self.set_mirror(True)
         if self.scene.ar.enabled and not self._ar_reason():
             self.set_ar(True)
         if self.scene.refine.style != "off" and not missing("refine"):
