@@ -368,7 +368,7 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _score_kalidokit(table: "ErrorTable", frames: list) -> None:
+def _score_kalidokit(table: ErrorTable, frames: list) -> None:
     """Kalidokit's pose solver on the same landmarks, scored like ours (no head: its head comes from
     its face solver)."""
     rigs = kalidokit.solve([marks for _, marks, _ in frames])

@@ -58,7 +58,7 @@ def status() -> str:
     if node is None:
         return "Node.js is not installed here: Kalidokit (npm kalidokit) was not run"
     probe = subprocess.run([node, "-e", "require('kalidokit/dist/kalidokit.umd.js')"], capture_output=True,
-                           text=True, timeout=30, env=_env())
+                           text=True, timeout=30, env=_env(), check=False)
     if probe.returncode != 0:
         return (f"Node.js is present but the npm package kalidokit is not installed: not run "
                 f"(npm install --prefix .venv/node kalidokit@{KALIDOKIT_VERSION})")
@@ -73,7 +73,7 @@ def solve(frames: list[Landmarks]) -> list[dict | None]:
     if node is None:
         raise WardrobeError("Node.js is not installed: install it to compare with Kalidokit.")
     run = subprocess.run([node, str(RUNNER)], input=json.dumps(rows), capture_output=True, text=True,
-                         timeout=RUN_TIMEOUT_S, env=_env())
+                         timeout=RUN_TIMEOUT_S, env=_env(), check=False)
     if run.returncode != 0:
         raise WardrobeError(f"Kalidokit's solver failed ({run.stderr.strip()[-300:]}): check the install "
                             f"(npm install --prefix .venv/node kalidokit@{KALIDOKIT_VERSION}).")

@@ -43,7 +43,7 @@ def _marks(avatar):
 
 
 def test_arm_straight_out_to_the_side(avatar):
-    x, y, _ = _marks(avatar)  # level with the shoulder joint
+    _, y, _ = _marks(avatar)  # level with the shoulder joint
     pose = avatar.solver.solve(as_record(make_landmarks(left_elbow=(0.46, y, 0), left_wrist=(0.72, y, 0))))
     assert angle_deg(bone_direction(avatar, pose, "upper_arm", "lower_arm", "l"), LEFT) < ANGLE_TOLERANCE_DEG
     assert angle_deg(bone_direction(avatar, pose, "lower_arm", "hand", "l"), LEFT) < ANGLE_TOLERANCE_DEG
