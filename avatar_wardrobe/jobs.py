@@ -80,6 +80,7 @@ def track(video: str, out: str | Path, max_frames: int | None = None, scene: Sce
     fov = float(fov_deg if fov_deg is not None else scene.ar.camera_fov_deg)
     if not 1.0 <= fov <= 179.0:
         raise WardrobeError(f"--fov must be a vertical field of view in degrees (1-179), got {fov:g}.")
+    model.solver.vertical_fov_deg = fov  # the solver lifts the 2D landmarks along this camera's rays
     timer = StageTimer()
     header = {"command": shlex.join(["avatar-wardrobe", *sys.argv[1:]]) if sys.argv else "",
               "avatar": model.path.name, "rig": model.rig.name, "joints": model.skeleton.names,
