@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup tools avatars garments motion clean
+.PHONY: demo test setup tools avatars garments motion kalidokit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ garments: tools
 
 motion: $(STAMP)
 	$(BIN)/avatar-wardrobe track ../shared/testdata/video/pose_1.mp4 --out models/motions/pose_1.jsonl
+
+# The Kalidokit baseline of `bench retarget` (needs Node.js and npm: apt-get install nodejs npm).
+kalidokit: $(STAMP)
+	npm install --prefix $(VENV)/node kalidokit@1.1.5
 
 clean:
 	rm -rf out .pytest_cache
