@@ -429,6 +429,8 @@ class WardrobeApp:
             tracking = {None: "waiting", True: "tracking", False: "nobody in view"}[state]
             if self.ar is not None:
                 tracking += "   AR"
+                if self.ar.error and self.panel.status.getText() != self.ar.error:
+                    self.panel.show_status(self.ar.error)
             self.panel.hud.setText(f"{fps:.0f} fps   {tracking}\n{stages} ms")
         return task.cont
 

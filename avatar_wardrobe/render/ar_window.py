@@ -33,10 +33,11 @@ class ArWindow:
         self.mirror, self.refiner, self.studio = mirror, refiner, studio
         self.frames = open_source(source)
         self._iter = iter(self.frames)
+        self.error = ""  # why AR stopped reading frames, if it did
         first = self._next_frame()
         if first is None:
             self.frames.close()
-            raise WardrobeError(f"AR mode: {self.frames.description} gave no image.")
+            raise WardrobeError(self.error or f"AR mode: {self.frames.description} gave no image.")
         h, w = first.image.shape[:2]
         self.size = (round(w * WORK_HEIGHT_PX / h) // 2 * 2, WORK_HEIGHT_PX)
         self.tracker = PoseTracker(enable_segmentation=True)
@@ -55,6 +56,15 @@ class ArWindow:
         base.taskMgr.add(self._tick, TASK_NAME, sort=TASK_SORT)
 
     def _next_frame(self):
+        if self.error:
+            return None
+        try:
+            return self._read_frame()
+        except WardrobeError as exc:  # e.g. a camera unplugged: keep the last picture, say why
+            self.error = f"AR stopped: {exc}"
+            return None
+
+    def _read_frame(self):
         frame = next(self._iter, None)
         from ..pose.sources import WebcamSource, open_source
 

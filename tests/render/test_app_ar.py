@@ -49,3 +49,39 @@ def test_ar_mode_and_refine_in_the_window(xvfb, testdata, tmp_path):  # noqa: F8
     assert (s["ar_after"], s["main_view_after"], s["avatar_back"], s["following"]) == (False, True, True, True), s
     assert s["refine"] and s["refine_active"] and s["refiner"] and not s["main_view_refine"], s
     assert shot.stat().st_size > 10_000
+
+
+LOST_SCRIPT = """
+import json, sys
+from avatar_wardrobe.errors import WardrobeError
+from avatar_wardrobe.render.ar_window import ArWindow
+from avatar_wardrobe.render.engine import create_base
+from avatar_wardrobe.render.plugin import Wardrobe
+from avatar_wardrobe.settings import load_scene
+base = create_base(False, (640, 360))
+scene = load_scene()
+scene.cloth.enabled = False
+ar = ArWindow(base, Wardrobe(base, scene=scene), sys.argv[1], 55.0)
+for _ in range(3):
+    base.taskMgr.step()
+shown = ar.last is not None
+
+def unplugged():  # a camera that stops mid-stream (a fault this machine cannot cause for real)
+    raise WardrobeError("camera 0 stopped sending frames")
+    yield
+
+ar._iter = unplugged()
+for _ in range(3):
+    base.taskMgr.step()
+print(json.dumps({"shown": shown, "error": ar.error, "still_running": base.taskMgr.hasTaskNamed("avatar_wardrobe.ar_window")}))
+"""
+
+
+@pytest.mark.slow
+def test_ar_mode_survives_a_source_that_stops(testdata):
+    run = subprocess.run([sys.executable, "-c", LOST_SCRIPT, str(testdata / "video" / "pose_squats.mp4")],
+                         capture_output=True, text=True, check=False, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    s = json.loads(run.stdout.strip().splitlines()[-1])
+    assert s["shown"] and s["still_running"], s
+    assert "stopped sending frames" in s["error"], s
