@@ -25,6 +25,7 @@ AVATARS = ("avatar/female_165_58.glb", "avatar/male_180_80.glb")
 MOTION = "motions/pose_1.jsonl"
 # Seeds: training, held-out (different seed, never trained on) and the slow sequence for flicker.
 TRAIN_SEED, HELDOUT_SEED, SEQUENCE_SEED = 1234, 4321, 777
+SLOW_PAIRS_SEED = 2468   # training pairs that move as slowly as the flicker sequence (split "slowpairs")
 
 # Shot randomisation (sane limits): joint jitter on top of a recorded pose, turn, camera and lights.
 JOINT_JITTER_DEG = 12.0          # std of an extra random rotation per joint (same one on both frames of a pair)
@@ -119,10 +120,15 @@ def _quats(mats: np.ndarray) -> np.ndarray:
     return matrix_to_quat(mats)
 
 
-def make_shots(seed: int, count: int, avatars: tuple[str, ...] = AVATARS) -> Shots:
-    """`count` frames (count/2 consecutive pairs) of random poses, turns, cameras and lights."""
+def make_shots(seed: int, count: int, avatars: tuple[str, ...] = AVATARS, slow: bool = False) -> Shots:
+    """`count` frames (count/2 consecutive pairs) of random poses, turns, cameras and lights.
+
+    `slow`: the second frame of a pair moves like one step of the slow sequence (SEQUENCE_SPEED of a
+    recorded frame, SEQUENCE_HEADING_STEP_DEG of turn, the same camera), where aliasing flickers most.
+    """
     from ..avatar.model import load_avatar
     from ..pose.recording import read_motion
+    from ..transforms import slerp_matrix
 
     rng = np.random.default_rng(seed)
     avatars = [str(model_path(a)) for a in avatars]
@@ -146,6 +152,11 @@ def make_shots(seed: int, count: int, avatars: tuple[str, ...] = AVATARS) -> Sho
         light = rng.uniform(-LIGHT_TURN_DEG, LIGHT_TURN_DEG)
         for step in (0, PAIR_STEP_FRAMES):
             rot, offset = solved[a][f + step]
+            if slow and step:
+                (r0, o0), (r1, o1) = solved[a][f], solved[a][f + 1]
+                w = SEQUENCE_SPEED
+                rot = np.stack([slerp_matrix(p, q, w) for p, q in zip(r0, r1)])
+                offset = (1 - w) * o0 + w * o1
             rec["avatar_index"].append(a)
             rec["rotations"].append(_quats(rot @ jitter))
             rec["root_offset"].append(offset)
@@ -153,8 +164,11 @@ def make_shots(seed: int, count: int, avatars: tuple[str, ...] = AVATARS) -> Sho
             rec["camera_scale"].append(scale)
             rec["camera_shift"].append(shift)
             rec["light_turn_deg"].append(light)
-            heading = heading + rng.normal(0, PAIR_HEADING_STD_DEG)
-            scale = scale * (1 + rng.normal(0, PAIR_SCALE_STD))
+            if slow:
+                heading = heading + SEQUENCE_HEADING_STEP_DEG * rng.choice((-1.0, 1.0))
+            else:
+                heading = heading + rng.normal(0, PAIR_HEADING_STD_DEG)
+                scale = scale * (1 + rng.normal(0, PAIR_SCALE_STD))
     return Shots(avatars, **{k: np.array(v) for k, v in rec.items()})
 
 
@@ -330,7 +344,8 @@ def _cache_path(split: str, seed: int, count: int, size: tuple[int, int], avatar
 
 def build_set(split: str, seed: int, count: int, size: tuple[int, int] = DATA_SIZE, progress: bool = True,
               cache: bool = True, avatars: tuple[str, ...] = AVATARS) -> PairedSet:
-    """Render (or read from the cache) a split: 'pairs' (random consecutive pairs) or 'sequence'.
+    """Render (or read from the cache) a split: 'pairs' (random consecutive pairs), 'slowpairs' (pairs one
+    slow-sequence step apart) or 'sequence'.
 
     The cache key holds the split, seed, count, size, DATA_VERSION and a hash of the avatar files.
     """
@@ -343,7 +358,10 @@ def build_set(split: str, seed: int, count: int, size: tuple[int, int] = DATA_SI
             return PairedSet(z["inputs"], z["enhance"], z["toon"], z["mask"], bool(z["paired"]),
                              json.loads(str(z["info"])))
     t0 = time.perf_counter()
-    shots = make_shots(seed, count, avatars) if split == "pairs" else make_sequence(seed, count, avatars)
+    if split not in ("pairs", "slowpairs", "sequence"):
+        raise WardrobeError(f"unknown data split '{split}': use pairs, slowpairs or sequence.")
+    shots = (make_sequence(seed, count, avatars) if split == "sequence"
+             else make_shots(seed, count, avatars, slow=split == "slowpairs"))
     w, h = size
     with tempfile.TemporaryDirectory(prefix="refiner_passes_") as tmp:
         tmp = Path(tmp)
