@@ -27,6 +27,7 @@ GIF_TILE_PX = 180
 GIF_FRAME_STEP = 2
 AR_FRAMES = (0, 9, 41)           # standing, squatting, right hand in front of the shirt
 AR_CROP = (30, 90, 300, 400)     # x, y, width, height in the 360 x 640 working frame
+AR_APP_FRAMES = 12               # frames into the clip for the app's AR screenshot (a squat)
 
 
 def save(image: np.ndarray, name: str) -> Path:
@@ -135,6 +136,25 @@ def ar_pictures(args) -> None:
     save(np.hstack([keep[i] for i in AR_FRAMES]), "ar_tshirt.jpg")
 
 
+def ar_app_screenshot(args) -> None:
+    """The app window in AR mode on pose_squats.mp4 (the default outfit, skinned), under Xvfb."""
+    shot = REPO / "out" / "app_ar.png"
+    shot.parent.mkdir(exist_ok=True)
+    scene = REPO / "out" / "ar_app_scene.toml"
+    scene.write_text('outfit = ["garments/tshirt_M.glb", "garments/trousers_M.glb"]\n'
+                     "[cloth]\nenabled = false\n[ar]\nenabled = true\n")
+    xvfb = subprocess.Popen(["Xvfb", XVFB_DISPLAY, "-screen", "0", "1280x720x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        subprocess.run([sys.executable, "-m", "avatar_wardrobe", "app", "--video", str(SQUATS), "--scene", str(scene),
+                        "--frames", str(AR_APP_FRAMES), "--screenshot", str(shot)],
+                       check=True, env={**os.environ, "DISPLAY": XVFB_DISPLAY}, cwd=REPO)
+    finally:
+        xvfb.terminate()
+    save(cv2.imread(str(shot)), "app_ar.jpg")
+
+
 def app_screenshot(args) -> None:
     shot = REPO / "out" / "app.png"
     shot.parent.mkdir(exist_ok=True)
@@ -149,7 +169,7 @@ def app_screenshot(args) -> None:
     save(cv2.imread(str(shot)), "app.jpg")
 
 
-JOBS = {"demo": demo_side_by_side, "gif": demo_gif, "wardrobe": wardrobe_sheet, "fitmap": fit_map, "ar": ar_pictures,
+JOBS = {"demo": demo_side_by_side, "gif": demo_gif, "wardrobe": wardrobe_sheet, "fitmap": fit_map, "ar": ar_pictures, "arapp": ar_app_screenshot,
         "app": app_screenshot}
 
 
