@@ -33,7 +33,7 @@ class LiveOptions:
     refine: str = "off"
     cloth_vertices: int | None = None       # None: the garments' fabric presets
     outfit: tuple[str, ...] | None = None   # None: the scene's outfit
-    msaa: int | None = None                 # None: the scene's
+    msaa: int | None = 0                    # None: the scene's (4 in the default scene: ~10% more render CPU here)
     pbr: bool | None = False                # False: lite shading (render/lite.py); None: the scene's. simplepbr
                                             # costs about 5x the lite render on llvmpipe (docs/bench/live_*.json)
     lp_threads: int = DEFAULT_LP_THREADS
