@@ -19,7 +19,7 @@ _FORMAT = GeomVertexFormat()
 _FORMAT.addArray(_POSITION_NORMAL)
 _FORMAT.addArray(_UV_COLOR)
 FORMAT = GeomVertexFormat.registerFormat(_FORMAT)
-_AXES = GLTF_TO_PANDA[:3, :3].T.astype(np.float32)
+_AXES = np.ascontiguousarray(GLTF_TO_PANDA[:3, :3].T)  # float64, as the cloth and skinning results
 # Triangle order for the post-transform vertex cache. llvmpipe (Mesa's draw module) shades each
 # index chunk's vertices through a small cache, so an order that reuses recent vertices shades
 # fewer of them: the garment's glTF order misses 2.2 vertices per triangle, this order 0.6, and
@@ -109,7 +109,9 @@ class DynamicMesh:
         static[:, :2] = uvs
         static[:, 2:] = 1.0 if colors is None else colors
         self.vdata.modifyArrayHandle(1).copyDataFrom(static)
-        self._buffer = np.zeros((n, 6), np.float32)
+        self._buffer = np.zeros((n, 6), np.float32)   # positions + normals, reused every frame
+        self._scratch = np.empty((n, 3))               # one of them in float64 on its way there
+        self._static = static                          # UVs + colours, reused by set_colors
         self.parts = parts or [(0, len(faces), 0)]
         self.nodes = []  # one GeomNode per part (material), all sharing the vertex data
         for first, count, _material in self.parts:
@@ -127,14 +129,15 @@ class DynamicMesh:
 
     def update(self, positions: np.ndarray, normals: np.ndarray) -> None:
         """Replace positions and normals ((V, 3) each, glTF frame)."""
-        buf = self._buffer
-        buf[:, :3] = positions @ _AXES
-        buf[:, 3:] = normals @ _AXES
+        buf, scratch = self._buffer, self._scratch
+        for values, columns in ((positions, slice(0, 3)), (normals, slice(3, 6))):
+            np.matmul(values, _AXES, out=scratch)  # no per-frame arrays: reused buffers only
+            buf[:, columns] = scratch
         self.vdata.modifyArrayHandle(0).copyDataFrom(buf)
 
     def set_colors(self, colors: np.ndarray, uvs: np.ndarray) -> None:
         """Replace per-vertex colours (heat maps); UVs are written alongside."""
-        static = np.empty((self.count, 6), np.float32)
+        static = self._static
         static[:, :2] = uvs
         static[:, 2:] = colors
         self.vdata.modifyArrayHandle(1).copyDataFrom(static)

@@ -38,3 +38,26 @@ def test_cache_order_handles_separate_patches_and_no_triangles():
     order = cache_order(faces, 32)
     assert sorted(order.tolist()) == list(range(len(faces)))
     assert cache_order(np.zeros((0, 3), np.int64)).size == 0
+
+
+def test_update_writes_panda_axes_into_the_vertex_array_without_allocating_per_frame():
+    import tracemalloc
+
+    from avatar_wardrobe.render.avatar_actor import to_panda_points
+    from avatar_wardrobe.render.dynamic_mesh import DynamicMesh
+
+    faces = _grid(20)
+    count = int(faces.max()) + 1
+    rng = np.random.default_rng(1)
+    mesh = DynamicMesh("test", faces, rng.random((count, 2)))
+    positions, normals = rng.random((count, 3)), rng.random((count, 3))
+    mesh.update(positions, normals)
+    tracemalloc.start()
+    for _ in range(20):
+        mesh.update(positions, normals)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4096, peak  # no per-frame arrays (one would be count * 3 * 8 = 10 kB)
+    data = np.frombuffer(mesh.vdata.getArray(0).getHandle().getData(), np.float32).reshape(count, 6)
+    assert np.allclose(data[:, :3], to_panda_points(positions), atol=1e-6)
+    assert np.allclose(data[:, 3:], to_panda_points(normals), atol=1e-6)
