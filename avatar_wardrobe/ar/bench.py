@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..jobs import StageTimer
 from ..settings import load_scene, model_path
-from .fit import iou, torso_region
+from .masks import iou, torso_region
 
 DEFAULT_GARMENT = "garments/tshirt_M.glb"
 WORK_HEIGHT_PX = 640
@@ -30,7 +30,7 @@ def composites(video: str, garments: list[str], fov_deg: float, frames: int | No
     source = open_source(video, max_frames=frames)
     first = next(iter(source)).image
     scale = WORK_HEIGHT_PX / first.shape[0]
-    size = (int(round(first.shape[1] * scale)) // 2 * 2, WORK_HEIGHT_PX)
+    size = (round(first.shape[1] * scale) // 2 * 2, WORK_HEIGHT_PX)
     base = create_base(False, size)
     scene = load_scene()
     scene.outfit, scene.cloth.enabled = [], False  # only the garments asked for, skinned (AR is live)

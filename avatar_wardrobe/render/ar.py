@@ -18,11 +18,10 @@ from ..ar.fit import (
     Intrinsics,
     LandmarkSmoother,
     Placement,
-    arm_mask,
     fit_placement,
     fit_points,
-    sleeve_share,
 )
+from ..ar.masks import arm_mask, sleeve_share
 from ..avatar.body import NO_REGION
 from ..garments.garment import BODY_REGIONS
 from ..records import Frame, Landmarks
