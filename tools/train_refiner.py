@@ -233,7 +233,8 @@ class Trainer:
             loss_d.backward()
             self.opt_d.step()
         self.iteration += 1
-        return {"l1": l1, "temporal": temporal, "adv": adv, "d": loss_d}   # tensors: .item() syncs, so the caller batches it
+        # detached tensors, not floats: .item() waits for the GPU, so the caller reads them in batches
+        return {"l1": l1.detach(), "temporal": temporal.detach(), "adv": adv.detach(), "d": loss_d.detach()}
 
     def state(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
