@@ -1,6 +1,7 @@
 """`avatar-wardrobe bench refine`: speed against a 1.7M ResNet, held-out PSNR/SSIM and temporal flicker."""
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -133,6 +134,7 @@ def run(threads: int | None = None, heldout_count: int = 64, sequence_count: int
         weights_dir=None, avatars: tuple[str, ...] = D.AVATARS) -> dict:
     settings = RefineSettings()
     threads = threads or settings.threads
+    load_before = [round(x, 2) for x in os.getloadavg()]
     heldout = D.build_set("pairs", D.HELDOUT_SEED, heldout_count, progress=progress, avatars=avatars)
     sequence = D.build_set("sequence", D.SEQUENCE_SEED, sequence_count, progress=progress, avatars=avatars)
     frame = heldout.inputs[0]
@@ -151,6 +153,8 @@ def run(threads: int | None = None, heldout_count: int = 64, sequence_count: int
     }
     result["heldout"] = {"seed": D.HELDOUT_SEED, "frames": heldout_count, "sequence_seed": D.SEQUENCE_SEED,
                          "sequence_frames": sequence_count, "size": list(D.DATA_SIZE)}
+    result["loadavg"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()],
+                         "cpus": os.cpu_count()}
     result["table"] = _table(result)
     return result
 
