@@ -165,6 +165,8 @@ def run_batch(catalog_path: str | Path, out: str | Path, workers: int | None = N
             if backend == "auto":
                 say(f"Ray is not installed, so tasks run on a local pool of {slots} process(es) "
                     f"({EXTRA_HINT} to use Ray).")
+            else:
+                say(f"tasks run on a local pool of {slots} process(es) (--backend local)")
             runner, name = local_runner(slots, tmp_root), "local"
     failed = 0
     t0 = time.perf_counter()
