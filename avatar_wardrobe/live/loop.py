@@ -18,6 +18,7 @@ BENCH_OUTFIT = ("garments/tshirt_M.glb",)  # one simulated garment
 WAIT_TIMEOUT_S = 2.0          # no frame from the worker this long: it has stopped
 RSS_SAMPLE_EVERY_S = 1.0
 RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
+PERIOD_EMA = 0.2              # smoothing of the scene's frame period reported to the worker
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
 NS = 1_000_000_000
 
@@ -41,6 +42,7 @@ class LiveOptions:
     out: str | None = None                  # write the shown frames to this video
     frames: int | None = None               # stop after this many shown frames
     paced: bool = True                      # False: a video's frames one after another, none skipped (serial only)
+    just_in_time: bool = False              # the worker times its frames to the scene's pace (live/worker.py)
 
 
 @dataclass
@@ -207,7 +209,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
     from .worker import PoseWorker, cpu_seconds, peak_rss_mb, process_stats
 
     result = LiveResult(mode="two-process")
-    worker = PoseWorker(opts.source)
+    worker = PoseWorker(opts.source, just_in_time=opts.just_in_time)
     result.source_fps = worker.fps
     result.worker_pid = None
     scene = None
@@ -222,6 +224,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         start = time.monotonic()
         first_ns = None
         rss_at = 0.0
+        last_taken, period = 0, 0.0
         while (opts.seconds is None or time.monotonic() - start < opts.seconds) and \
                 (opts.frames is None or result.frames < opts.frames):
             t0 = time.perf_counter()
@@ -231,6 +234,11 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
                 break
             if frame is None:
                 break
+            taken = time.monotonic_ns()
+            if last_taken:
+                period = taken - last_taken if not period else (1 - PERIOD_EMA) * period + PERIOD_EMA * (taken - last_taken)
+            slot.report_taken(taken, int(period))
+            last_taken = taken
             result.add("wait", (time.perf_counter() - t0) * 1e3)
             first_ns = first_ns or frame.captured_ns
             result.overwritten += frame.seq - seq - 1  # published, then replaced before we looked

@@ -40,12 +40,12 @@ in vec2 p3d_MultiTexCoord0;
 # so this looks the same as per pixel and takes the light loop out of the fragment shader.
 # Diffuse (Lambert, as simplepbr: base * (1 - F0) / PI per light) is kept apart from the
 # specular lobe so the texture multiplies only the first; both sides are lit for two-sided cloth.
-_LIGHT_FUNCTIONS = f"""
+_LIGHT_FUNCTIONS = """
 // (diffuse irradiance, specular radiance) of a surface point with normal n seen from v.
-void light(vec3 p, vec3 n, vec3 v, float a2, vec3 f0, float kd, out vec3 irradiance, out vec3 specular) {{
+void light(vec3 p, vec3 n, vec3 v, float a2, vec3 f0, float kd, out vec3 irradiance, out vec3 specular) {
     irradiance = vec3(0.0);
     specular = vec3(0.0);
-    for (int i = 0; i < MAX_LIGHTS; ++i) {{
+    for (int i = 0; i < MAX_LIGHTS; ++i) {
         vec3 l = normalize(p3d_LightSource[i].position.xyz - p * p3d_LightSource[i].position.w);
         float n_dot_l = max(dot(n, l), 0.0);
         float n_dot_h = max(dot(n, normalize(l + v)), 0.0);
@@ -53,10 +53,10 @@ void light(vec3 p, vec3 n, vec3 v, float a2, vec3 f0, float kd, out vec3 irradia
         vec3 radiance = n_dot_l * p3d_LightSource[i].diffuse.rgb;
         irradiance += radiance;
         specular += radiance * f0 * (0.25 * a2 / (PI * f * f));  // GGX D, constant visibility term
-    }}
+    }
     irradiance = irradiance * kd / PI + kd * p3d_LightModel.ambient.rgb;
     specular += f0 * p3d_LightModel.ambient.rgb;
-}}
+}
 """
 
 VERT = _HEADER + _UNIFORMS + _LIGHT_FUNCTIONS + f"""

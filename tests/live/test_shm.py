@@ -83,3 +83,19 @@ def test_attached_reader_sees_the_writers_frames():
         frame = other.read(0)
         other.close()
         assert frame.index == 7 and frame.captured_ns == 70 and frame.found
+
+
+def test_reader_timing_reaches_the_writer_and_leaves_the_frame_alone():
+    slot = FrameSlot.create(WIDTH, HEIGHT)
+    try:
+        assert slot.reader_timing() == (0, 0)
+        image, xyz, world, vis = _pattern(1)
+        seq = slot.write(1, 1000, image, xyz, world, vis)
+        writer = FrameSlot.attach(slot.name, WIDTH, HEIGHT)
+        slot.report_taken(123_456_789, 40_000_000)
+        assert writer.reader_timing() == (123_456_789, 40_000_000)
+        frame = slot.read(0)
+        assert frame.seq == seq and frame.captured_ns == 1000 and np.all(frame.world_xyz == world)
+        writer.close()
+    finally:
+        slot.close()

@@ -65,7 +65,7 @@ P95_DIFF_MAX = 24.0
 def _render(shading: str, tmp_path) -> tuple[np.ndarray, np.ndarray, dict]:
     out = tmp_path / shading
     proc = subprocess.run([sys.executable, "-c", SCRIPT, shading, str(POSED_FRAME), str(out)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     empty, image = np.load(str(out) + ".npy")
     return empty, image, json.loads(open(str(out) + ".json").read())
@@ -92,7 +92,7 @@ def test_lite_draws_the_avatar_in_its_pose_not_its_bind_pose(renders):
 
 def test_lite_floor_shows_tiles_that_fade_into_the_backdrop(renders):
     empty, _image, _px = renders["lite"]
-    h, w = empty.shape[:2]
+    h = empty.shape[0]
     top = empty[:5].reshape(-1, 3).astype(float)
     assert top.std(axis=0).max() < 1.0, "the backdrop is not a flat colour"
     backdrop = top.mean(axis=0)
