@@ -155,7 +155,7 @@ def random_motion(avatar: AvatarModel, base: list[Pose], frames: int, fps: float
 # -- one garment at one size ------------------------------------------------------------------------------
 def _run(garment, avatar, poses, settings: ClothSettings, body: BodySurface, proxies, measure_every: int,
          progress: bool, label: str) -> dict:
-    timings, cpu, physics, steps, substeps = [], [], [], 0, []
+    timings, cpu, physics, steps, substeps, stages = [], [], [], 0, [], {}
     inside_all, inside_nofold, depth_all, depth_nofold, stretch, render_stretch, drift = [], [], [], [], [], [], []
     edges = unique_edges(garment.faces)
     rest_len = np.linalg.norm(garment.positions[edges[:, 0]] - garment.positions[edges[:, 1]], axis=1)
@@ -171,6 +171,8 @@ def _run(garment, avatar, poses, settings: ClothSettings, body: BodySurface, pro
             cpu.append((c1 - c0) * 1e3)
             if n > 0:
                 physics.append(state.timings_ms.get("physics", 0.0))
+                for k, v in state.timings_ms.items():
+                    stages.setdefault(k, []).append(v)
                 steps += n
                 substeps.append(n)
             stretch.append(state.stretch_p99)
@@ -192,6 +194,7 @@ def _run(garment, avatar, poses, settings: ClothSettings, body: BodySurface, pro
             "ms_per_frame_median": _r(np.median(timings)), "ms_per_frame_p95": _r(np.percentile(timings, 95)),
             "cpu_ms_per_frame_median": _r(np.median(cpu)),
             "physics_ms_per_frame_median": _r(np.median(physics)) if physics else None,
+            "stage_ms_median": {k: _r(np.median(v)) for k, v in stages.items()},
             "steps_per_second": _r(steps / max(sum(physics) / 1e3, 1e-9)) if physics else None,
             "substeps_per_frame_mean": _r(np.mean(substeps)) if substeps else None,
             "inside_share_max": _r(max(inside_all), 5), "inside_share_mean": _r(np.mean(inside_all), 5),

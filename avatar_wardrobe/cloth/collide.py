@@ -37,7 +37,7 @@ class PushOut:
         own = np.zeros((len(joints), count))
         for c, bone in enumerate(proxies.bones[self.index]):
             own[:, c] = np.where(joints == bone, weights, 0.0).sum(axis=1)
-        self.allowed = own < OWN_BONE_WEIGHT
+        self.allowed = np.ascontiguousarray((own < OWN_BONE_WEIGHT).T)  # (C, V)
         self.capsule = proxies.kinds[self.index] == CAPSULE
         self.radii = proxies.radii[self.index]
         self.half = proxies.half_lengths[self.index]
@@ -47,30 +47,67 @@ class PushOut:
         for c in np.flatnonzero(~self.capsule):
             bound[c] = np.linalg.norm(proxies.hulls[self.index[c]], axis=1).max()
         self.bound = bound + self.margin
+        self.box_lo = np.zeros((count, 3))             # hulls' local boxes (a cheaper test before the planes)
+        self.box_hi = np.zeros((count, 3))
+        for c in np.flatnonzero(~self.capsule):
+            h = proxies.hulls[self.index[c]]
+            self.box_lo[c], self.box_hi[c] = h.min(axis=0) - self.margin, h.max(axis=0) + self.margin
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def __call__(self, points: np.ndarray, pose: ProxyPose) -> tuple[np.ndarray, int]:
-        """Points (V, 3) moved out of the limb proxies (`pose`: this object's `index`, posed); returns
-        (points, number of vertices moved). `points` is not modified."""
+    def pairs(self, pose: ProxyPose, nodes: np.ndarray, riders: tuple, reach: float):
+        """Candidate (point, proxy) pairs from a coarse stand-in for the points: `nodes` (S, 3) the
+        sim nodes they ride on, `riders` (indptr, indices) per node the points riding on it (see
+        riders()), `reach` how far a point can be from its nodes. Returns (rows, cols) for __call__."""
+        d2 = (np.einsum("ni,ni->n", nodes, nodes)[:, None] - 2.0 * nodes @ pose.centres.T
+              + np.einsum("ci,ci->c", pose.centres, pose.centres))
+        node, proxy = np.nonzero(d2 < (self.bound + reach) ** 2)
+        indptr, indices = riders
+        counts = indptr[node + 1] - indptr[node]
+        total = int(counts.sum())
+        if not total:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        at = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(indptr[node], counts)
+        key = np.unique(indices[at] * len(self) + np.repeat(proxy, counts))  # a point rides on several nodes
+        rows, cols = key // len(self), key % len(self)
+        keep = self.allowed[cols, rows]
+        return rows[keep], cols[keep]
+
+    @staticmethod
+    def riders(corners: np.ndarray, node_count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, indices): per node, the points whose `corners` (V, K) hold it."""
+        node = corners.ravel()
+        order = np.argsort(node, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=node_count))])
+        return indptr, np.repeat(np.arange(len(corners)), corners.shape[1])[order]
+
+    def __call__(self, points: np.ndarray, pose: ProxyPose, pairs=None) -> tuple[np.ndarray, int]:
+        """Points (V, 3) moved out of the limb proxies (`pose`: this object's `index`, posed; `pairs`:
+        only these (point, proxy) candidates in the first pass, see pairs()); returns (points,
+        number of vertices moved). `points` is not modified."""
         if not len(self):
             return points, 0
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        # Proxies whose bounding sphere reaches the points' box...
-        gap = np.maximum(np.maximum(lo - pose.centres, pose.centres - hi), 0.0)
-        active = np.flatnonzero(np.einsum("ci,ci->c", gap, gap) < self.bound ** 2)
-        if not len(active):
-            return points, 0
+        active = np.arange(len(self))
         centres, bound2 = pose.centres[active], self.bound[active] ** 2
+        rots = quat_to_matrix(pose.orientations[active])
+        allowed = self.allowed[active]
         out, moved = points, np.zeros(len(points), bool)
         candidates = np.arange(len(points))
-        for _ in range(PASSES):  # later passes look only at what the previous one moved
-            sub = out[candidates]
-            # ...then the (vertex, proxy) pairs inside a proxy's sphere, by one product.
-            d2 = np.einsum("vi,vi->v", sub, sub)[:, None] - 2.0 * sub @ centres.T + np.einsum("ci,ci->c", centres,
-                                                                                              centres)
-            rows, cols = np.nonzero((d2 < bound2) & self.allowed[np.ix_(candidates, active)])
+        for npass in range(PASSES):  # later passes look only at what the previous one moved
+            if npass == 0 and pairs is not None:
+                rows, cols = pairs
+                rel = points[rows] - centres[cols]
+                inside = np.einsum("ni,ni->n", rel, rel) < bound2[cols]
+                rows, cols = rows[inside], cols[inside]
+            else:
+                # The (vertex, proxy) pairs inside a proxy's bounding sphere, by one product.
+                sub = out[candidates]
+                d2 = (np.einsum("vi,vi->v", sub, sub)[:, None] - 2.0 * sub @ centres.T
+                      + np.einsum("ci,ci->c", centres, centres))
+                ok = allowed if len(candidates) == len(points) else allowed[:, candidates]
+                rows, cols = np.nonzero((d2 < bound2) & ok.T)
+                rows = candidates[rows]
             if not len(rows):
                 break
             # Every (vertex, proxy) push; a vertex in several proxies takes the deepest one's way out
@@ -78,16 +115,14 @@ class PushOut:
             verts, targets = [], []
             cap = self.capsule[active[cols]]
             if cap.any():
-                v, c = candidates[rows[cap]], cols[cap]
+                v, c = rows[cap], cols[cap]
                 hit, pos = self._capsules(out[v], centres[c], pose.axes[active[c]], self.half[active[c]],
                                           self.radii[active[c]])
                 verts.append(v[hit])
                 targets.append(pos if len(hit) else np.zeros((0, 3)))
             for k in np.unique(cols[~cap]):
-                v = candidates[rows[cols == k]]
-                c = active[k]
-                rot = quat_to_matrix(pose.orientations[c][None])[0]
-                hit, pos = self._hull(out[v], pose.centres[c], rot, self.planes[c])
+                v = rows[cols == k]
+                hit, pos = self._hull(out[v], centres[k], rots[k], active[k])
                 verts.append(v[hit])
                 targets.append(pos if len(hit) else np.zeros((0, 3)))
             pushed = np.zeros(len(points), bool)
@@ -123,16 +158,21 @@ class PushOut:
                              fallback / np.linalg.norm(fallback, axis=1, keepdims=True))
         return hit, centre[hit] + t[hit, None] * ax + direction * (radius[hit] + self.margin)[:, None]
 
-    def _hull(self, p, centre, rot, planes):
+    def _hull(self, p, centre, rot, c):
         local = (p - centre) @ rot
-        side = local @ planes[:, :3].T + planes[:, 3]      # (v, F) signed distance to each face plane
+        box = np.flatnonzero(((local >= self.box_lo[c]) & (local <= self.box_hi[c])).all(axis=1))
+        if not len(box):
+            return box, None
+        planes = self.planes[c]
+        side = local[box] @ planes[:, :3].T + planes[:, 3]  # (v, F) signed distance to each face plane
         best = side.argmax(axis=1)
-        depth = side[np.arange(len(local)), best]
-        hit = np.flatnonzero(depth < self.margin)
-        if not len(hit):
-            return hit, None
-        n = planes[best[hit], :3]
-        local_new = local[hit] + (self.margin - depth[hit])[:, None] * n
+        depth = side[np.arange(len(box)), best]
+        inside = np.flatnonzero(depth < self.margin)
+        if not len(inside):
+            return inside, None
+        hit = box[inside]
+        n = planes[best[inside], :3]
+        local_new = local[hit] + (self.margin - depth[inside])[:, None] * n
         return hit, local_new @ rot.T + centre
 
 

@@ -39,6 +39,7 @@ ANCHOR_TRUNK_SHARE = 0.5     # pinned nodes ride a trunk bone when the trunk hol
 MIN_ANCHOR_NODES = 4         # a bone anchors pins only when it holds at least this many...
 MIN_ANCHOR_SHARE = 0.1       # ...and this share of them
 MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre away from the pins
+PUSH_REACH_SLACK_M = 0.02    # added to the reach within which limb proxies are tested against the garment
 EPS = 1e-12
 WORLDS = ("classic", "deformable")
 
@@ -59,7 +60,7 @@ class ClothSettings:
     jump_step_m: float = 0.03            # a jump's non-rigid part is spread so joints move <= this per step
     max_jump_substeps: int = 12
     jump_mode: str = "sweep"             # "teleport": a jump's non-rigid part happens at once (no sweep)
-    max_proxy_step_m: float = 0.04       # no body proxy moves farther than this in one step (no tunnelling)...
+    max_proxy_step_m: float = 0.08       # no body proxy moves farther than this in one step (no tunnelling)...
     max_substeps: int = 6                # ...up to this many steps per frame
     ramp_frames: int = 6                 # after a reset the simulation fades back in over these frames
     backstop_slack_m: float = 0.003      # the backstop keeps this much of the rest gap to the body
@@ -318,6 +319,13 @@ class GarmentSim:
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
+        # Limb proxies are tested only against render vertices whose sim nodes (skinned or simulated)
+        # come within their distance to their sim corners (plus a slack) of the proxy.
+        corners = self._embedding.corners
+        self._push_reach = float(np.linalg.norm(self.sim.positions[corners] - garment.positions[:, None], axis=2).max()
+                                 + PUSH_REACH_SLACK_M)
+        self._riders = PushOut.riders(np.concatenate([corners, corners + len(self.sim.positions)], axis=1),
+                                      2 * len(self.sim.positions))  # the skinned nodes, then the simulated ones
 
         self.world: ClothWorld | None = None
         self.cloth = -1
@@ -607,7 +615,9 @@ class GarmentSim:
         skinned, skinned_n = self._render_skin(skin)
         limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
         if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
-            skinned, _ = self._push(skinned, limbs)
+            stand_in = np.concatenate([self._node_skin.positions(skin), nodes])
+            pairs = self._push.pairs(limbs, stand_in, self._riders, self._push_reach)
+            skinned, _ = self._push(skinned, limbs, pairs)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned
         length = np.linalg.norm(delta, axis=1)
@@ -617,7 +627,7 @@ class GarmentSim:
         delta -= over[:, None] * skinned_n
         pos = skinned + self._ramp * delta
         if limbs is not None:
-            pos, pushed = self._push(pos, limbs)
+            pos, pushed = self._push(pos, limbs, pairs)
             pos, lifted = self._body_backstop(pos, skin)  # last: over the trunk, the trunk wins
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
