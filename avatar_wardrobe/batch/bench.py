@@ -88,7 +88,7 @@ def run(tasks: int = 6, frames: int = 24, workers: str = "1,2", backend: str = "
         one = next(x for x in runs if x["repeat"] == r and x["workers"] == base)
         many = next(x for x in runs if x["repeat"] == r and x["workers"] == top)
         ratios.append(round(many["tasks_per_min"] / one["tasks_per_min"], 3))
-    ratio = statistics.median(ratios)
+    ratio = round(statistics.median(ratios), 3)
     cpu_base = round(statistics.median(x["task_cpu_s_median"] for x in runs if x["workers"] == base), 3)
     cpu_top = round(statistics.median(x["task_cpu_s_median"] for x in runs if x["workers"] == top), 3)
     table = "\n".join([f"{'workers':>8}{'backend':>8}{'tasks':>7}{'wall s':>9}{'tasks/min':>11}{'task s':>8}"
