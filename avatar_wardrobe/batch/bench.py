@@ -93,7 +93,8 @@ def run(tasks: int = 6, frames: int = 24, workers: str = "1,2", backend: str = "
     cpu_top = round(statistics.median(x["task_cpu_s_median"] for x in runs if x["workers"] == top), 3)
     table = "\n".join([f"{'workers':>8}{'backend':>8}{'tasks':>7}{'wall s':>9}{'tasks/min':>11}{'task s':>8}"
                        f"{'cpu s':>7}{'start s':>9}  load"] +
-                      [f"{x['workers']:>8}{x['backend']:>8}{x['tasks']:>7}{x['wall_s']:>9.1f}{x['tasks_per_min']:>11.2f}"
+                      [f"{x['workers']:>8}{x['backend']:>8}{x['tasks']:>7}{x['wall_s']:>9.1f}"
+                       f"{x['tasks_per_min']:>11.2f}"
                        f"{x['task_s_median']:>8.1f}{x['task_cpu_s_median']:>7.1f}{x['startup_s']:>9.1f}  "
                        f"{x['load_before']}" for x in runs] +
                       [f"throughput ratio {top} vs {base} workers: {ratio:.2f} (target >= {TARGET_RATIO})"])

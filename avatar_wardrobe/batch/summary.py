@@ -52,8 +52,8 @@ def rows(out: Path, specs: list[TaskSpec], records: list[dict]) -> list[dict]:
         fit = r.get("fit") or {}
         strain = fit.get("strain") or {}
         table.append({"id": spec.id, "garment": spec.garment, "size": spec.size, "body": spec.body,
-                      "motion": spec.motion, "status": r["status"], "seconds": r.get("seconds"), "cpu_s": r.get("cpu_s"),
-                      "peak_rss_mb": r.get("peak_rss_mb"), "worst_strain": fit.get("worst"),
+                      "motion": spec.motion, "status": r["status"], "seconds": r.get("seconds"),
+                      "cpu_s": r.get("cpu_s"), "peak_rss_mb": r.get("peak_rss_mb"), "worst_strain": fit.get("worst"),
                       **{f"strain_{k}": strain.get(k) for k in REGIONS},
                       "fits": fit.get("fits"), "recommended_size": rec.get((spec.garment, spec.body), ""),
                       "error": (r.get("error") or "").splitlines()[0] if r.get("error") else "",

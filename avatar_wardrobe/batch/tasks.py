@@ -111,14 +111,14 @@ def run(spec: TaskSpec, work: Path) -> dict:
         written.append(FIT_FILE)
         stages["fit_s"] = time.perf_counter() - t
     if o.contact_sheet:
-        sheet = contact_sheet(views if o.turntable or o.contact_sheet else [], clip, o, _label(spec, fit))
+        sheet = contact_sheet(views, clip, _label(spec, fit))
         _write_jpg(work / SHEET_FILE, sheet)
         written.append(SHEET_FILE)
     wardrobe.remove()
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"outputs": written, "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 3), "fit": fit, "garment_name": garment.name, "clip_frames": len(clip),
-            "turntable_views": len(views), "stages_s": {k: round(v, 3) for k, v in stages.items()},
-            "child_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {"outputs": written, "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 3),
+            "fit": fit, "garment_name": garment.name, "clip_frames": len(clip), "turntable_views": len(views),
+            "stages_s": {k: round(v, 3) for k, v in stages.items()}, "child_max_rss_mb": round(me.ru_maxrss / 1024, 1)}
 
 
 def fit_report(wardrobe, spec: TaskSpec) -> dict:
@@ -133,7 +133,7 @@ def fit_report(wardrobe, spec: TaskSpec) -> dict:
             "fits": bool(s.worst <= FIT_MAX_STRAIN)}
 
 
-def contact_sheet(views: list[np.ndarray], clip: list[np.ndarray], o: Outputs, label: str) -> np.ndarray:
+def contact_sheet(views: list[np.ndarray], clip: list[np.ndarray], label: str) -> np.ndarray:
     """Turntable views over evenly spaced clip frames, tiles SHEET_TILE_HEIGHT high, a label bar on top."""
     import cv2
 
