@@ -18,8 +18,9 @@ PARENT_CHECK_EVERY = 30       # frames between checks that the parent is still a
 # Just-in-time tracking (off by default): when the scene takes frames more slowly than they can be
 # tracked, the worker starts each frame so that it is ready just before the scene comes back for
 # it, instead of tracking frames that a newer one replaces unseen. It cut the worker's CPU from
-# ~0.5 to ~0.3 of a core, but on the loaded 2-core machine the scene did not get that CPU: 7 runs
-# gave 9.1 fps / 214 ms median latency with it against 10.6 fps / 163 ms without (noisy).
+# ~0.5-0.7 to ~0.3 of a core. Without the refiner (load 5-8), 7 runs gave 9.1 fps / 214 ms median
+# latency with it against 10.6 fps / 163 ms without; with the refiner (load 2.3-2.8), 6.5-7.0 fps /
+# 266-274 ms against 5.9 fps / 219 ms. Mixed and noisy, so it stays an option.
 JIT_MARGIN_NS = 4_000_000     # have the frame ready this long before the scene is expected
 JIT_MAX_HOLD_S = 0.25         # never hold off longer than this (a scene that stalled or stopped)
 TRACK_EMA = 0.2               # smoothing of the worker's own track time
