@@ -19,6 +19,13 @@ cloth/fabrics.py for the parameter sweep):
   what can be done to a whole cloth is a rigid move (`resetBasePositionAndOrientation`, which
   moves it relative to its centre of mass), one velocity for all nodes (`resetBaseVelocity`),
   and a force on one node (`applyExternalForce` with the node as link).
+- Where a step's time goes (callgrind instruction counts, 1,000-node procedural shirt on the
+  bundled motion, after the first second): ~20 M instructions per step, about half in the link
+  solver (`PSolve_Links`: PyBullet fixes 20 position iterations and adds bending links in the
+  classic world, none of it settable), a third in soft-rigid collision (mostly building sparse-
+  SDF cells with GJK as limbs move relative to the cloth; a cloth at rest on a still proxy reuses
+  its cells), a tenth in motion prediction. Capsules instead of convex hulls saved 2%; a cell of
+  0.01 m cost 1.7x the 0.02 m one. Cost per step is set by the node count.
 """
 from __future__ import annotations
 

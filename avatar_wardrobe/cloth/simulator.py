@@ -60,7 +60,7 @@ class ClothSettings:
     jump_step_m: float = 0.03            # a jump's non-rigid part is spread so joints move <= this per step
     max_jump_substeps: int = 12
     jump_mode: str = "sweep"             # "teleport": a jump's non-rigid part happens at once (no sweep)
-    max_proxy_step_m: float = 0.08       # no body proxy moves farther than this in one step (no tunnelling)...
+    max_proxy_step_m: float = 0.04       # no body proxy moves farther than this in one step (no tunnelling)...
     max_substeps: int = 6                # ...up to this many steps per frame
     ramp_frames: int = 6                 # after a reset the simulation fades back in over these frames
     backstop_slack_m: float = 0.003      # the backstop keeps this much of the rest gap to the body
