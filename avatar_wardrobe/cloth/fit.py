@@ -34,6 +34,8 @@ FIT_SETTLE_STEPS = 45
 def edge_strain(positions: np.ndarray, rest_positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Per-vertex strain: the mean length / rest length of the edges at each vertex (V,)."""
     e = unique_edges(np.asarray(faces))
+    # float64: squared float32 differences of coincident vertices would underflow
+    positions, rest_positions = np.asarray(positions, np.float64), np.asarray(rest_positions, np.float64)
     rest = np.linalg.norm(rest_positions[e[:, 0]] - rest_positions[e[:, 1]], axis=1)
     cur = np.linalg.norm(positions[e[:, 0]] - positions[e[:, 1]], axis=1)
     ratio = cur / np.maximum(rest, 1e-12)
