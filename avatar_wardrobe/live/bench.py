@@ -48,7 +48,7 @@ def measure(mode: str, opts: LiveOptions) -> dict:
 
 def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_vertices: int = DEFAULT_CLOTH_VERTICES,
         lp_threads: int | None = None, torch_threads: int | None = None, serial: bool = True,
-        pbr: bool = False, just_in_time: bool = False) -> dict:
+        pbr: bool = False, just_in_time: bool = True) -> dict:
     """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict."""
     if not os.path.isfile(video):
         raise WardrobeError(f"no video at {video}: pass --video with a clip (e.g. ../shared/testdata/video/pose_1.mp4).")

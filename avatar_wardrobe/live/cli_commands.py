@@ -34,7 +34,7 @@ def _bench_live(args):
         raise WardrobeError("--cloth-vertices needs at least 4 nodes, e.g. 1000.")
     return run(args.video, seconds=args.seconds, refine=args.refine, cloth_vertices=args.cloth_vertices,
                lp_threads=args.lp_threads, torch_threads=args.torch_threads, serial=not args.no_serial,
-               pbr=args.pbr, just_in_time=args.just_in_time)
+               pbr=args.pbr, just_in_time=not args.no_just_in_time)
 
 
 def register(subparsers, bench_subparsers) -> None:
@@ -63,6 +63,6 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--torch-threads", type=int, default=None, help="refiner threads in the scene process (default 1)")
     b.add_argument("--pbr", action="store_true", help="simplepbr shading instead of the lite shading (render/lite.py)")
     b.add_argument("--no-serial", action="store_true", help="skip the serial baseline")
-    b.add_argument("--just-in-time", action="store_true",
-                   help="the pose worker times its frames to the scene's pace instead of tracking every frame it can")
+    b.add_argument("--no-just-in-time", action="store_true",
+                   help="the pose worker tracks every frame it can instead of timing frames to the scene's pace")
     b.set_defaults(handler=_bench_live)

@@ -18,7 +18,7 @@ BENCH_OUTFIT = ("garments/tshirt_M.glb",)  # one simulated garment
 WAIT_TIMEOUT_S = 2.0          # no frame from the worker this long: it has stopped
 RSS_SAMPLE_EVERY_S = 1.0
 RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
-PERIOD_EMA = 0.2              # smoothing of the scene's frame period reported to the worker
+BUSY_EMA = 0.2                # smoothing of the scene's time per frame reported to the worker
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
 NS = 1_000_000_000
 
@@ -42,7 +42,7 @@ class LiveOptions:
     out: str | None = None                  # write the shown frames to this video
     frames: int | None = None               # stop after this many shown frames
     paced: bool = True                      # False: a video's frames one after another, none skipped (serial only)
-    just_in_time: bool = False              # the worker times its frames to the scene's pace (live/worker.py)
+    just_in_time: bool = True               # the worker times its frames to the scene's pace (live/worker.py)
 
 
 @dataclass
@@ -224,7 +224,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         start = time.monotonic()
         first_ns = None
         rss_at = 0.0
-        last_taken, period = 0, 0.0
+        busy = 0.0
         while (opts.seconds is None or time.monotonic() - start < opts.seconds) and \
                 (opts.frames is None or result.frames < opts.frames):
             t0 = time.perf_counter()
@@ -235,10 +235,9 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
             if frame is None:
                 break
             taken = time.monotonic_ns()
-            if last_taken:
-                period = taken - last_taken if not period else (1 - PERIOD_EMA) * period + PERIOD_EMA * (taken - last_taken)
-            slot.report_taken(taken, int(period))
-            last_taken = taken
+            # When the next frame will be wanted: the scene's busy time per frame, not the period
+            # between takes (that includes waiting for the worker, and would feed back into it).
+            slot.report_taken(taken, int(busy))
             result.add("wait", (time.perf_counter() - t0) * 1e3)
             first_ns = first_ns or frame.captured_ns
             result.overwritten += frame.seq - seq - 1  # published, then replaced before we looked
@@ -253,6 +252,8 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
             rss_at = _sample_rss(result, rss_at)
             if on_frame is not None and on_frame(image, marks, result) is False:
                 break
+            done = time.monotonic_ns() - taken
+            busy = done if not busy else (1 - BUSY_EMA) * busy + BUSY_EMA * done
         result.elapsed_s = time.monotonic() - start
         result.cpu_s = {"scene": round(process_stats()[0] - cpu0, 3),
                         "worker": round(cpu_seconds(worker.pid) - wcpu0, 3)}

@@ -10,9 +10,9 @@ import numpy as np
 from ..pose import landmarks as lm
 
 # Layout: a header of int64/float64 fields, the landmarks, then the BGR image. Every field is 8-byte aligned.
-# TAKEN_NS and PERIOD_NS are written by the reader (outside the seqlock: each is one aligned 8-byte store):
-# when it last took a frame and how often it takes one, so the writer can time its next frame.
-SEQ, INDEX, FOUND, WIDTH, HEIGHT, CAPTURED_NS, SKIPPED, TAKEN_NS, PERIOD_NS, HEADER_FIELDS = range(10)
+# TAKEN_NS and BUSY_NS are written by the reader (outside the seqlock: each is one aligned 8-byte store):
+# when it last took a frame and how long it works on one, so the writer can time its next frame.
+SEQ, INDEX, FOUND, WIDTH, HEIGHT, CAPTURED_NS, SKIPPED, TAKEN_NS, BUSY_NS, HEADER_FIELDS = range(10)
 HEADER_BYTES = HEADER_FIELDS * 8
 POINTS_FLOATS = lm.COUNT * 3
 MARKS_FLOATS = 2 * POINTS_FLOATS + lm.COUNT  # image xyz, world xyz, visibility
@@ -99,14 +99,14 @@ class FrameSlot:
         return (raw + 2) // 2
 
     def reader_timing(self) -> tuple[int, int]:
-        """(monotonic ns when the reader last took a frame, its period in ns); zeros before it reports."""
-        return int(self._header[TAKEN_NS]), int(self._header[PERIOD_NS])
+        """(monotonic ns when the reader last took a frame, ns it works per frame); zeros before it reports."""
+        return int(self._header[TAKEN_NS]), int(self._header[BUSY_NS])
 
     # -- reader -------------------------------------------------------------------------------
-    def report_taken(self, taken_ns: int, period_ns: int) -> None:
-        """Tell the writer when this reader took a frame and how often it does (see reader_timing)."""
+    def report_taken(self, taken_ns: int, busy_ns: int) -> None:
+        """Tell the writer when this reader took a frame and how long it works on one (see reader_timing)."""
         self._header[TAKEN_NS] = taken_ns
-        self._header[PERIOD_NS] = period_ns
+        self._header[BUSY_NS] = busy_ns
 
     def read(self, after: int = 0, image_out: np.ndarray | None = None, with_image: bool = False) -> SlotFrame | None:
         """The newest complete frame if its sequence is above `after`, else None (never blocks long).

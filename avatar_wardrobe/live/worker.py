@@ -15,12 +15,14 @@ WORKER_CV2_THREADS = 1        # decode/colour conversion on the worker's own cor
 WORKER_START_TIMEOUT_S = 60.0 # MediaPipe's graph takes seconds to build on a busy machine
 WORKER_STOP_TIMEOUT_S = 5.0
 PARENT_CHECK_EVERY = 30       # frames between checks that the parent is still alive (no orphans)
-# Just-in-time tracking (off by default): when the scene takes frames more slowly than they can be
-# tracked, the worker starts each frame so that it is ready just before the scene comes back for
-# it, instead of tracking frames that a newer one replaces unseen. It cut the worker's CPU from
-# ~0.5-0.7 to ~0.3 of a core. Without the refiner (load 5-8), 7 runs gave 9.1 fps / 214 ms median
-# latency with it against 10.6 fps / 163 ms without; with the refiner (load 2.3-2.8), 6.5-7.0 fps /
-# 266-274 ms against 5.9 fps / 219 ms. Mixed and noisy, so it stays an option.
+# Just-in-time tracking: when the scene takes frames more slowly than they can be tracked, the
+# worker starts each frame so that it is ready just before the scene comes back for it (the
+# scene reports when it took a frame and how long it works on one), instead of tracking frames
+# that a newer one replaces unseen: the scene gets that CPU and a fresher frame. Alternating runs
+# at load 2.6-3.2 (bench live --no-serial, 12 s): 11.8 and 10.3 fps, 169 and 199 ms median
+# latency against 8.5 and 3.9 fps, 180 and 320 ms free-running; with the refiner 7.1 and 6.6 fps,
+# 243 and 279 ms against 3.8 and 4.1 fps, 322 and 317 ms. (A first version that timed frames by
+# the scene's period between takes fed its own lateness back and was no better.)
 JIT_MARGIN_NS = 4_000_000     # have the frame ready this long before the scene is expected
 JIT_MAX_HOLD_S = 0.25         # never hold off longer than this (a scene that stalled or stopped)
 TRACK_EMA = 0.2               # smoothing of the worker's own track time
@@ -175,14 +177,14 @@ def cpu_seconds(pid: int) -> float:
 
 def hold_off_s(reader_timing: tuple[int, int], track_ns: float, now_ns: int) -> float:
     """Seconds to wait before tracking the next frame so it is ready when the scene next takes one."""
-    taken, period = reader_timing
-    if not taken or not period:
+    taken, busy = reader_timing
+    if not taken or not busy:
         return 0.0
-    start_at = taken + period - track_ns - JIT_MARGIN_NS
+    start_at = taken + busy - track_ns - JIT_MARGIN_NS
     return min(max(0.0, (start_at - now_ns) / NS), JIT_MAX_HOLD_S)
 
 
-def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, results, just_in_time: bool = False) -> None:
+def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, results, just_in_time: bool = True) -> None:
     """Child process body: capture, track, publish to the slot until `stop` is set or the source ends."""
     import cv2
 
@@ -229,7 +231,7 @@ def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, resu
 class PoseWorker:
     """Starts the worker process and owns the slot; `with PoseWorker(src) as w: w.slot.wait(...)`."""
 
-    def __init__(self, source: str | int, just_in_time: bool = False):
+    def __init__(self, source: str | int, just_in_time: bool = True):
         self.source = source
         self.size, self.fps = probe_size(source)
         ctx = mp.get_context(START_METHOD)

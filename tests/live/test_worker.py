@@ -5,7 +5,7 @@ MS = 1_000_000
 
 
 def test_worker_starts_so_the_frame_is_ready_just_before_the_scene_comes_back():
-    # The scene took a frame at t=100 ms and takes one every 60 ms; tracking takes 20 ms.
+    # The scene took a frame at t=100 ms and works 60 ms on each; tracking takes 20 ms.
     wait = hold_off_s((100 * MS, 60 * MS), 20 * MS, now_ns=110 * MS)
     assert abs(wait - (100 + 60 - 20 - 110 - JIT_MARGIN_NS / MS) / 1000) < 1e-9
 
