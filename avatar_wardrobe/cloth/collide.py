@@ -56,36 +56,20 @@ class PushOut:
     def __len__(self) -> int:
         return len(self.index)
 
-    def pairs(self, pose: ProxyPose, nodes: np.ndarray, riders: tuple, reach: float):
-        """Candidate (point, proxy) pairs from a coarse stand-in for the points: `nodes` (S, 3) the
-        sim nodes they ride on, `riders` (indptr, indices) per node the points riding on it (see
-        riders()), `reach` how far a point can be from its nodes. Returns (rows, cols) for __call__."""
+    def candidates(self, pose: ProxyPose, nodes: np.ndarray, corners: np.ndarray, reach: float) -> np.ndarray:
+        """The points that may be inside a limb proxy, found on a coarse stand-in: `nodes` (S, 3) the
+        sim nodes they ride on, `corners` (V, K) the nodes each point rides on, `reach` how far a
+        point can be from its nodes. Pass them to __call__."""
         d2 = (np.einsum("ni,ni->n", nodes, nodes)[:, None] - 2.0 * nodes @ pose.centres.T
               + np.einsum("ci,ci->c", pose.centres, pose.centres))
-        node, proxy = np.nonzero(d2 < (self.bound + reach) ** 2)
-        indptr, indices = riders
-        counts = indptr[node + 1] - indptr[node]
-        total = int(counts.sum())
-        if not total:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        at = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(indptr[node], counts)
-        key = np.unique(indices[at] * len(self) + np.repeat(proxy, counts))  # a point rides on several nodes
-        rows, cols = key // len(self), key % len(self)
-        keep = self.allowed[cols, rows]
-        return rows[keep], cols[keep]
+        near = (d2 < (self.bound + reach) ** 2).any(axis=1)
+        return np.flatnonzero(near[corners].any(axis=1))
 
-    @staticmethod
-    def riders(corners: np.ndarray, node_count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(indptr, indices): per node, the points whose `corners` (V, K) hold it."""
-        node = corners.ravel()
-        order = np.argsort(node, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(node, minlength=node_count))])
-        return indptr, np.repeat(np.arange(len(corners)), corners.shape[1])[order]
-
-    def __call__(self, points: np.ndarray, pose: ProxyPose, pairs=None) -> tuple[np.ndarray, int]:
-        """Points (V, 3) moved out of the limb proxies (`pose`: this object's `index`, posed; `pairs`:
-        only these (point, proxy) candidates in the first pass, see pairs()); returns (points,
-        number of vertices moved). `points` is not modified."""
+    def __call__(self, points: np.ndarray, pose: ProxyPose, candidates: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, int]:
+        """Points (V, 3) moved out of the limb proxies (`pose`: this object's `index`, posed;
+        `candidates`: only these points may be moved, see candidates()); returns (points, number of
+        points moved). `points` is not modified."""
         if not len(self):
             return points, 0
         active = np.arange(len(self))
@@ -93,21 +77,17 @@ class PushOut:
         rots = quat_to_matrix(pose.orientations[active])
         allowed = self.allowed[active]
         out, moved = points, np.zeros(len(points), bool)
-        candidates = np.arange(len(points))
-        for npass in range(PASSES):  # later passes look only at what the previous one moved
-            if npass == 0 and pairs is not None:
-                rows, cols = pairs
-                rel = points[rows] - centres[cols]
-                inside = np.einsum("ni,ni->n", rel, rel) < bound2[cols]
-                rows, cols = rows[inside], cols[inside]
-            else:
-                # The (vertex, proxy) pairs inside a proxy's bounding sphere, by one product.
-                sub = out[candidates]
-                d2 = (np.einsum("vi,vi->v", sub, sub)[:, None] - 2.0 * sub @ centres.T
-                      + np.einsum("ci,ci->c", centres, centres))
-                ok = allowed if len(candidates) == len(points) else allowed[:, candidates]
-                rows, cols = np.nonzero((d2 < bound2) & ok.T)
-                rows = candidates[rows]
+        candidates = np.arange(len(points)) if candidates is None else np.asarray(candidates, np.int64)
+        for _ in range(PASSES):  # later passes look only at what the previous one moved
+            if not len(candidates):
+                break
+            # The (vertex, proxy) pairs inside a proxy's bounding sphere, by one product.
+            sub = out[candidates]
+            d2 = (np.einsum("vi,vi->v", sub, sub)[:, None] - 2.0 * sub @ centres.T
+                  + np.einsum("ci,ci->c", centres, centres))
+            ok = allowed if len(candidates) == len(points) else allowed[:, candidates]
+            rows, cols = np.nonzero((d2 < bound2) & ok.T)
+            rows = candidates[rows]
             if not len(rows):
                 break
             # Every (vertex, proxy) push; a vertex in several proxies takes the deepest one's way out

@@ -324,8 +324,7 @@ class GarmentSim:
         corners = self._embedding.corners
         self._push_reach = float(np.linalg.norm(self.sim.positions[corners] - garment.positions[:, None], axis=2).max()
                                  + PUSH_REACH_SLACK_M)
-        self._riders = PushOut.riders(np.concatenate([corners, corners + len(self.sim.positions)], axis=1),
-                                      2 * len(self.sim.positions))  # the skinned nodes, then the simulated ones
+        self._corners_twice = np.concatenate([corners, corners + len(self.sim.positions)], axis=1)  # skinned, simulated
 
         self.world: ClothWorld | None = None
         self.cloth = -1
@@ -616,8 +615,8 @@ class GarmentSim:
         limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
         if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
             stand_in = np.concatenate([self._node_skin.positions(skin), nodes])
-            pairs = self._push.pairs(limbs, stand_in, self._riders, self._push_reach)
-            skinned, _ = self._push(skinned, limbs, pairs)
+            near = self._push.candidates(limbs, stand_in, self._corners_twice, self._push_reach)
+            skinned, _ = self._push(skinned, limbs, near)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned
         length = np.linalg.norm(delta, axis=1)
@@ -627,7 +626,7 @@ class GarmentSim:
         delta -= over[:, None] * skinned_n
         pos = skinned + self._ramp * delta
         if limbs is not None:
-            pos, pushed = self._push(pos, limbs, pairs)
+            pos, pushed = self._push(pos, limbs, near)
             pos, lifted = self._body_backstop(pos, skin)  # last: over the trunk, the trunk wins
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
