@@ -19,9 +19,10 @@ class Game(ShowBase):
         self.camera.lookAt(0, 0, 0.9)
         sun = self.render.attachNewNode(DirectionalLight("sun"))
         sun.setHpr(30, -45, 0)
+        sky = AmbientLight("sky")
+        sky.setColor((0.35, 0.35, 0.4, 1))
         self.render.setLight(sun)                  # ... and its own lights
-        self.render.setLight(self.render.attachNewNode(AmbientLight("sky")))
-        self.render.setShaderAuto()
+        self.render.setLight(self.render.attachNewNode(sky))
         self.wardrobe = Wardrobe(self)             # the default avatar, under render
         self.wardrobe.node.setH(20)                # place it like any model
         self.wardrobe.follow("motions/pose_1.jsonl")  # a recording; or a camera index: follow(0)
@@ -30,9 +31,7 @@ class Game(ShowBase):
 
 if __name__ == "__main__":
     game = Game()
-    frames = int(sys.argv[sys.argv.index("--frames") + 1]) if "--frames" in sys.argv else None
-    if frames is None:
-        game.run()
+    frames = int(sys.argv[sys.argv.index("--frames") + 1]) if "--frames" in sys.argv else game.run()
     for _ in range(frames or 0):
         game.taskMgr.step()
     if "--screenshot" in sys.argv:
