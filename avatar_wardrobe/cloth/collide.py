@@ -18,6 +18,7 @@ from ..transforms import quat_to_matrix
 
 PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
 OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
+REST_CLEARANCE_M = 0.0       # ...nor one closer than this to the proxy in the bind pose
 PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
 EPS = 1e-12
 
@@ -26,10 +27,12 @@ class PushOut:
     """Per garment: the limb proxies its vertices may be pushed out of, and which vertices each may push."""
 
     def __init__(self, proxies: BodyProxies, trunk_bones, joints: np.ndarray, weights: np.ndarray,
-                 margin: float = PUSH_MARGIN_M):
+                 margin: float = PUSH_MARGIN_M, rest_points: np.ndarray | None = None):
         """trunk_bones: joint indices of the hips and spine (their proxies are left out); joints,
-        weights: (V, K) the garment vertices' skin influences. Pose `self.index` of the proxies
-        each frame and pass that ProxyPose."""
+        weights: (V, K) the garment vertices' skin influences; rest_points: the vertices in the
+        bind pose (a vertex already inside a proxy there, such as a sleeveless top's armhole on
+        the shoulder, is not pushed out of it: it would wrap around the limb). Pose `self.index`
+        of the proxies each frame and pass that ProxyPose."""
         self.index = np.flatnonzero(~np.isin(proxies.bones, list(trunk_bones)))
         self.margin = float(margin)
         count = len(self.index)
@@ -37,7 +40,10 @@ class PushOut:
         own = np.zeros((len(joints), count))
         for c, bone in enumerate(proxies.bones[self.index]):
             own[:, c] = np.where(joints == bone, weights, 0.0).sum(axis=1)
-        self.allowed = np.ascontiguousarray((own < OWN_BONE_WEIGHT).T)  # (C, V)
+        allowed = own < OWN_BONE_WEIGHT
+        if rest_points is not None and count:
+            allowed &= proxies.rest(self.index).distances(rest_points) > REST_CLEARANCE_M
+        self.allowed = np.ascontiguousarray(allowed.T)  # (C, V)
         self.capsule = proxies.kinds[self.index] == CAPSULE
         self.radii = proxies.radii[self.index]
         self.half = proxies.half_lengths[self.index]
