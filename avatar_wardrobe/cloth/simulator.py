@@ -399,7 +399,7 @@ class GarmentSim:
             self.faults[fault] = self.faults.get(fault, 0) + 1
             self._rebuild(skin, 0, self.settings.max_jump_substeps)
             self._ramp = 0.0
-            state = self._skinned_state(skin, skinned_nodes, push=True)
+            state = self._skinned_state(skin, skinned_nodes)
             state.fault = fault
         else:
             self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
@@ -603,13 +603,8 @@ class GarmentSim:
     def _render_skin(self, skin):
         return self._render_skinning.positions_normals(skin)
 
-    def _skinned_state(self, skin, nodes, push: bool = False) -> ClothState:
-        """The skinned garment (simulation off); push: out of the limb proxies (a fault's fallback frame)."""
+    def _skinned_state(self, skin, nodes) -> ClothState:
         pos, _ = self._render_skin(skin)
-        if push and self._push is not None:
-            limbs = self.proxies.pose(skin, index=self._push.index)
-            pos, _ = self._push(pos, limbs)
-            pos, _ = self._body_backstop(pos, skin)
         ratio = self._edge_ratio(nodes)
         strain = self._embedding.interpolate(self._node_strain(ratio))
         return ClothState(pos, self._normals(pos), strain, nodes, False, self.frame,
