@@ -27,19 +27,27 @@ class PushOut:
     """Per garment: the limb proxies its vertices may be pushed out of, and which vertices each may push."""
 
     def __init__(self, proxies: BodyProxies, trunk_bones, joints: np.ndarray, weights: np.ndarray,
-                 margin: float = PUSH_MARGIN_M, rest_points: np.ndarray | None = None):
+                 margin: float = PUSH_MARGIN_M, rest_points: np.ndarray | None = None, parents=None):
         """trunk_bones: joint indices of the hips and spine (their proxies are left out); joints,
         weights: (V, K) the garment vertices' skin influences; rest_points: the vertices in the
         bind pose (a vertex already inside a proxy there, such as a sleeveless top's armhole on
-        the shoulder, is not pushed out of it: it would wrap around the limb). Pose `self.index`
-        of the proxies each frame and pass that ProxyPose."""
+        the shoulder, is not pushed out of it: it would wrap around the limb); parents: the
+        skeleton's parent per joint (a vertex rides a limb by the weight of the proxy's bone, its
+        children and its parent when that is a limb bone too: a trouser leg split between thigh
+        and calf is the leg's). Pose `self.index` of the proxies each frame and pass that ProxyPose."""
         self.index = np.flatnonzero(~np.isin(proxies.bones, list(trunk_bones)))
         self.margin = float(margin)
         count = len(self.index)
         # (V, C) the vertex may be pushed by proxy c: its bone carries < OWN_BONE_WEIGHT of the vertex
         own = np.zeros((len(joints), count))
+        limb_bones = set(int(b) for b in proxies.bones[self.index])
         for c, bone in enumerate(proxies.bones[self.index]):
-            own[:, c] = np.where(joints == bone, weights, 0.0).sum(axis=1)
+            chain = {int(bone)}
+            if parents is not None:
+                chain |= {j for j, p in enumerate(parents) if p == bone}
+                if int(parents[bone]) in limb_bones:  # the limb above (thigh over calf; not a clavicle)
+                    chain.add(int(parents[bone]))
+            own[:, c] = np.where(np.isin(joints, list(chain)), weights, 0.0).sum(axis=1)
         allowed = own < OWN_BONE_WEIGHT
         if rest_points is not None and count:
             allowed &= proxies.rest(self.index).distances(rest_points) > REST_CLEARANCE_M
@@ -173,14 +181,11 @@ class BodyBackstop:
         from scipy.spatial import cKDTree
 
         dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
-        trunk = np.flatnonzero(np.isin(dominant, list(trunk_bones)))
         self.vertices = np.zeros(0, np.int64)
-        if not len(trunk):
-            return
-        _, near = cKDTree(body.positions[trunk]).query(points)
-        under = trunk[near]
+        _, under = cKDTree(body.positions).query(points)
         gap = np.einsum("vi,vi->v", points - body.positions[under], body.normals[under])
-        keep = (gap > -slack) & (gap < reach)      # over the trunk, and not already inside it at rest
+        over_trunk = np.isin(dominant[under], list(trunk_bones))  # the body under it is the trunk's
+        keep = over_trunk & (gap > -slack) & (gap < reach)  # ...and it is not already inside at rest
         self.vertices = np.flatnonzero(keep)
         self.clearance = np.minimum(np.maximum(gap[keep], 0.0), slack)
         uniq, self.which = np.unique(under[keep], return_inverse=True)
