@@ -84,3 +84,21 @@ def test_backstop_lifts_a_garment_vertex_pushed_into_the_trunk(avatar):
     lifted = out[backstop.vertices] - body.positions[on_trunk][backstop.vertices]
     height = np.einsum("vi,vi->v", lifted, body.normals[on_trunk][backstop.vertices])
     assert np.median(height) >= 0.003 - 1e-9 and height.min() > -0.005
+
+
+def test_a_vertex_split_between_two_bones_of_one_limb_rides_that_limb(avatar, proxies):
+    """A trouser vertex at the knee, half thigh and half calf, is not pushed out of the calf."""
+    sk, rig = avatar.skeleton, avatar.rig
+    thigh, calf = sk.index(rig.limb("upper_leg", "l")), sk.index(rig.limb("lower_leg", "l"))
+    probe = PushOut(proxies, _trunk(avatar), *_unweighted(np.zeros((1, 3)), avatar))
+    pose = proxies.rest(probe.index)
+    c = int(np.flatnonzero((proxies.bones[probe.index] == calf) & (proxies.kinds[probe.index] == CAPSULE))[0])
+    point = pose.centres[c][None].copy()
+    joints = np.array([[thigh, calf, 0, 0]])
+    weights = np.array([[0.5, 0.5, 0.0, 0.0]])
+    kept, moved = PushOut(proxies, _trunk(avatar), joints, weights, parents=sk.parents)(point, pose)
+    assert moved == 0
+    np.testing.assert_array_equal(kept, point)
+    # Without the skeleton only the calf's own half counts: 0.5 of another bone, so it is pushed.
+    _, moved = PushOut(proxies, _trunk(avatar), joints, np.array([[0.6, 0.4, 0.0, 0.0]]))(point, pose)
+    assert moved == 1
