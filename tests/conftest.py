@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import os
+
+# One OpenBLAS thread (before numpy loads): its threads busy-wait, and on a loaded 2-core machine
+# they contend with everything else. With two busy processes beside it, the fuzz tests took 106 s
+# with 2 threads and 26 s with 1 (same inputs), and the spinning is counted in the fuzz tests'
+# per-input CPU bound (2 s; one input read 2.4 s under heavy load, 0.3 s quiet).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from pathlib import Path
 
 import numpy as np
