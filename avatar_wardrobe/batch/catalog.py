@@ -251,12 +251,8 @@ def _body(entry: dict, i: int, base: Path, where: str) -> BodySpec:
         raise WardrobeError(f"{at}: give exactly one of preset = \"female_165_58\", file = \"body.glb\" or "
                             f"height_m + mass_kg + gender (got {', '.join(given) or 'none'}).")
     if "preset" in entry:
-        preset = _str(entry, "preset", at)
-        path = MODELS_DIR / AVATAR_DIR / f"{preset}.glb"
-        if not path.is_file():
-            known = sorted(p.stem for p in (MODELS_DIR / AVATAR_DIR).glob("*.glb"))
-            raise WardrobeError(f"{at}: unknown body preset {preset!r}: use one of {', '.join(known)}, a "
-                                "file = \"body.glb\", or height_m/mass_kg/gender (anny extra).")
+        preset, path = _preset(entry, AVATAR_DIR, ".glb", at, "body",
+                               ", a file = \"body.glb\", or height_m/mass_kg/gender (anny extra)")
         return BodySpec(_name(entry, preset, at), str(path))
     if "file" in entry:
         path = resolve_path(_str(entry, "file", at), base)
@@ -273,16 +269,23 @@ def _body(entry: dict, i: int, base: Path, where: str) -> BodySpec:
             raise WardrobeError(f"{at}: {key} should be a number, got {value!r}.")
     if isinstance(g, bool) or not isinstance(g, (str, int, float)):
         raise WardrobeError(f"{at}: gender should be \"female\", \"male\" or a number 0..1, got {g!r}.")
-    try:
-        from ..shape.bodies import body_request
-    except ModuleNotFoundError:
-        raise WardrobeError(f"{at}: this build cannot make bodies from measurements (no avatar_wardrobe.shape): "
-                            "use preset = \"female_165_58\" or \"male_180_80\", or file = \"body.glb\".") from None
+    from ..shape.bodies import body_request  # light: anny is imported only to build a body
+
     try:
         request = body_request(h, m, g)
     except WardrobeError as exc:
         raise WardrobeError(f"{at}: {exc}.") from None
     return BodySpec(_name(entry, request.name, at), "", request.height_m, request.mass_kg, request.gender)
+
+
+def _preset(entry: dict, folder: str, suffix: str, at: str, kind: str, other: str) -> tuple[str, Path]:
+    """A bundled file named by `preset` (models/<folder>/<preset><suffix>), or an error listing them."""
+    preset = _str(entry, "preset", at)
+    path = MODELS_DIR / folder / f"{preset}{suffix}"
+    if not path.is_file():
+        known = sorted(p.stem for p in (MODELS_DIR / folder).glob(f"*{suffix}"))
+        raise WardrobeError(f"{at}: unknown {kind} preset {preset!r}: use one of {', '.join(known)}{other}.")
+    return preset, path
 
 
 def _motion(entry: dict, i: int, base: Path, where: str) -> tuple[str, str]:
@@ -292,12 +295,7 @@ def _motion(entry: dict, i: int, base: Path, where: str) -> tuple[str, str]:
         raise WardrobeError(f"{at}: give either preset = \"pose_1\" (a bundled motion) or file = \"x.jsonl\" "
                             "(a recording made by `avatar-wardrobe track`).")
     if "preset" in entry:
-        preset = _str(entry, "preset", at)
-        path = MODELS_DIR / MOTION_DIR / f"{preset}.jsonl"
-        if not path.is_file():
-            known = sorted(p.stem for p in (MODELS_DIR / MOTION_DIR).glob("*.jsonl"))
-            raise WardrobeError(f"{at}: unknown motion preset {preset!r}: use one of {', '.join(known)} or "
-                                "file = \"recording.jsonl\".")
+        preset, path = _preset(entry, MOTION_DIR, ".jsonl", at, "motion", " or file = \"recording.jsonl\"")
         return _name(entry, preset, at), str(path)
     path = resolve_path(_str(entry, "file", at), base)
     if not path.is_file():
