@@ -235,19 +235,26 @@ def _array(value: Any, shape: tuple[int, ...], key: str) -> np.ndarray:
     return array
 
 
-def _parse_track_frame(obj: Any, image_size: tuple[int, int]) -> tuple[Landmarks, dict]:
+def _frame_fields(obj: Any, keys: tuple[str, str, str], example: str) -> tuple[int, float, bool]:
+    """A frame line's (index, time, detected) under the format's own key names, each checked."""
     if not isinstance(obj, dict):
-        raise _BadLine(f"it is not a JSON object; expected a frame like {_TRACK_EXAMPLE}")
-    missing = [key for key in ("frame", "time_s", "detected") if key not in obj]
+        raise _BadLine(f"it is not a JSON object; expected a frame like {example}")
+    missing = [key for key in keys if key not in obj]
     if missing:
-        raise _BadLine(f"it lacks {missing}; expected a frame like {_TRACK_EXAMPLE}")
-    index, time_s, found = obj["frame"], obj["time_s"], obj["detected"]
+        raise _BadLine(f"it lacks {missing}; expected a frame like {example}")
+    index_key, time_key, found_key = keys
+    index, time_s, found = (obj[key] for key in keys)
     if not isinstance(index, int) or isinstance(index, bool):
-        raise _BadLine(f'"frame" must be an integer, got {index!r}')
+        raise _BadLine(f'"{index_key}" must be an integer, got {index!r}')
     if isinstance(time_s, bool) or not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
-        raise _BadLine(f'"time_s" must be a number of seconds, got {time_s!r}')
+        raise _BadLine(f'"{time_key}" must be a number of seconds, got {time_s!r}')
     if not isinstance(found, bool):
-        raise _BadLine(f'"detected" must be true or false, got {found!r}')
+        raise _BadLine(f'"{found_key}" must be true or false, got {found!r}')
+    return index, float(time_s), found
+
+
+def _parse_track_frame(obj: Any, image_size: tuple[int, int]) -> tuple[Landmarks, dict]:
+    index, time_s, found = _frame_fields(obj, ("frame", "time_s", "detected"), _TRACK_EXAMPLE)
     extra = {key: value for key, value in obj.items()
              if key not in ("frame", "time_s", "detected", "landmarks_2d", "landmarks_2d_z", "landmarks_world")}
     if not found:
@@ -289,18 +296,7 @@ def _parse_header(obj: Any) -> tuple[dict, float, tuple[int, int]]:
 
 
 def _parse_frame(obj: Any, image_size: tuple[int, int]) -> tuple[Landmarks, dict]:
-    if not isinstance(obj, dict):
-        raise _BadLine(f"it is not a JSON object; expected a frame like {_FRAME_EXAMPLE}")
-    missing = [key for key in ("index", "time_s", "found") if key not in obj]
-    if missing:
-        raise _BadLine(f"it lacks {missing}; expected a frame like {_FRAME_EXAMPLE}")
-    index, time_s, found = obj["index"], obj["time_s"], obj["found"]
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise _BadLine(f'"index" must be an integer, got {index!r}')
-    if isinstance(time_s, bool) or not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
-        raise _BadLine(f'"time_s" must be a number of seconds, got {time_s!r}')
-    if not isinstance(found, bool):
-        raise _BadLine(f'"found" must be true or false, got {found!r}')
+    index, time_s, found = _frame_fields(obj, ("index", "time_s", "found"), _FRAME_EXAMPLE)
     extra = {key: value for key, value in obj.items() if key not in FRAME_KEYS}
     if not found:
         return Landmarks(index=index, time_s=float(time_s), image_size=image_size), extra
