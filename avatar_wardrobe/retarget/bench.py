@@ -267,8 +267,11 @@ def _pick_avatar(shape: str | None, anny: bool | None = None):
 
 
 def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DEFAULT_SEED,
-                 shape: str | None = None, progress: bool = True) -> dict:
-    """Render, track and score; returns the JSON-ready result (with a "table" for the terminal)."""
+                 shape: str | None = None, progress: bool = True, learned_prior="auto") -> dict:
+    """Render, track and score; returns the JSON-ready result (with a "table" for the terminal).
+
+    `learned_prior` as Solver's ("auto", False, True or a weights path); "ours_geometry" rows
+    score the same solver without the learned lifter, on the same images."""
     from tqdm import tqdm
 
     from ..avatar.model import load_avatar
@@ -284,9 +287,11 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
     load_before = _load()
     avatar_path, avatar_note = _pick_avatar(shape)
     model = load_avatar(avatar_path)
-    solver = model.solver
+    solver = Solver(model.skeleton, model.rig, learned_prior=learned_prior)
     solver.vertical_fov_deg = CameraSettings().vertical_fov_deg  # the studio camera's, as `track --fov` would give
     world_solver = Solver(model.skeleton, model.rig, lift=False)  # for comparison: no 2D lifting
+    geometry_solver = Solver(model.skeleton, model.rig, learned_prior=False)  # 2D lifting without the lifter
+    geometry_solver.vertical_fov_deg = solver.vertical_fov_deg
     rng = np.random.default_rng(seed)
     size = Proportions.of(solver)
     base = create_base(False, RENDER_SIZE)
@@ -317,6 +322,7 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
                 pose = PoseFilter(solver, smooth=False, contact=False).step(marks)
                 t2 = time.perf_counter()
                 unlifted = PoseFilter(world_solver, smooth=False, contact=False).step(marks)
+                geometry = PoseFilter(geometry_solver, smooth=False, contact=False).step(marks)
                 times["mediapipe_ms"].append((t1 - t0) * 1e3)
                 times["ours_ms"].append((t2 - t1) * 1e3)
                 detected[view] += 1
@@ -330,6 +336,9 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
                 for align in (False, True):
                     table.add(f"ours@{view:g}", align, bone_errors(ours, truth_cv, align))
                     table.add(f"mediapipe_world@{view:g}", align, bone_errors(raw, truth_cv, align))
+                    table.add(f"ours_geometry@{view:g}", align, bone_errors(
+                        _points({k: to_cv @ v for k, v in avatar_keypoints(geometry_solver, geometry).items()}),
+                        truth_cv, align))
                     table.add(f"ours_unlifted@{view:g}", align, bone_errors(
                         _points({k: to_cv @ v for k, v in avatar_keypoints(world_solver, unlifted).items()}),
                         truth_cv, align))
@@ -357,10 +366,21 @@ def run_retarget(poses: int = DEFAULT_POSES, views=DEFAULT_VIEWS, seed: int = DE
         "timing": {"mediapipe_process_median_ms": round(float(mp_ms), 2), "ours_median_ms": round(float(ours_ms), 2),
                    "pipeline_over_mediapipe": round(float((mp_ms + ours_ms) / max(mp_ms, 1e-9)), 3)},
         "kalidokit": kalidokit_note, "ratio_ours_to_kalidokit_median": ratios_kd,
+        "lifter": _lifter_note(solver),
         "load_avg_before": load_before, "load_avg_after": _load(),
     }
     result["table"] = _table(result)
     return result
+
+
+def _lifter_note(solver: Solver) -> dict:
+    """Which learned lifter "ours" used, and how it was made (its training note)."""
+    if solver.lifter is None:
+        return {"used": False, "note": "no learned lifter: the depth prior is MediaPipe's world landmarks"}
+    return {"used": True, "weights": solver.lifter.path.name, "parameters": solver.lifter.parameters,
+            "training": solver.lifter.note,
+            "rows": "ours: with the lifter; ours_geometry: the same solver with MediaPipe's world landmarks as "
+                    "the depth prior; ours_unlifted: no 2D lifting at all"}
 
 
 def _load() -> list[float]:

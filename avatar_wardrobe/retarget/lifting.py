@@ -85,18 +85,21 @@ def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forwa
 
 
 def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
-         lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None) -> np.ndarray:
+         lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None,
+         prior: np.ndarray | None = None) -> np.ndarray:
     """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
 
     `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
     calibration's) in place of the world landmarks' own; any scale, only their ratios count.
     `focal_px` (the camera's focal length in pixels) lifts along the pixels' rays in perspective;
-    without it, weak perspective (parallel rays)."""
+    without it, weak perspective (parallel rays). `prior` (33, 3): the landmarks whose bones give the
+    depths and the lengths not known (e.g. retarget.lifter's re-aimed ones); default `world`."""
     known = lengths or {}
     w, h = image_size
     px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
     img = _named(np.column_stack([px, np.zeros(len(px))]))
     wld = _named(np.asarray(world, dtype=np.float64))
+    pri = wld if prior is None else _named(np.asarray(prior, dtype=np.float64))
     ratios = []
     for parent, child in TREE:
         if child.split("_", 1)[-1] in SCALE_SKIPS:
@@ -121,7 +124,7 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     for parent, child in TREE:
         if forward is None and "left_shoulder" in out and "right_shoulder" in out:
             forward = _facing(out)
-        bone = wld[child] - wld[parent]
+        bone = pri[child] - pri[parent]
         length = float(known.get((parent, child)) or np.linalg.norm(bone))
         if rays is None:
             lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length)

@@ -21,6 +21,7 @@ from ..settings import ArSettings
 from .geometry import (EPS, axis_angle, cross, frame, matrices_to_quats, norm, perp, rotation_between, signed_angle,
                        slerp, unit)
 from .keypoints import KNEE_LANDMARK_ALONG_THIGH_M, REFERENCE_TORSO_M, SHOULDER_LANDMARK_M
+from . import lifter as learned
 from .lifting import lift
 from .limits import FREE, JOINT_LIMITS, clamp_rotation
 from .rigmap import LIMB_GROUPS, SIDES, RigMap
@@ -64,6 +65,10 @@ CAMERA_UP = np.array([0.0, -1.0, 0.0])
 # view unless told the real one (`Solver.vertical_fov_deg`; None: weak perspective). On `bench
 # retarget` renders (a 30 degree camera) assuming 20-55 degrees all beat weak perspective.
 ASSUMED_VERTICAL_FOV_DEG = ArSettings.camera_fov_deg  # "up" in MediaPipe's camera axes for a level camera
+# The depth prior of the lifting: MediaPipe's world landmarks re-aimed by the learned lifter
+# (retarget.lifter, models/lifter.npz) when its weights are there. "auto": use them when present,
+# else lift with MediaPipe's world landmarks as the prior (and say so once in the log).
+LEARNED_PRIOR = "auto"
 # Which joint ends each aimed bone in the rig (its direction in the bind pose).
 BONE_END = {"clavicle": "upper_arm", "upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg",
             "lower_leg": "foot", "foot": "toes"}
@@ -114,10 +119,14 @@ class Solver:
     """Turns one Landmarks record into a Pose for one skeleton and rig map."""
 
     def __init__(self, skeleton: Skeleton, rig: RigMap, lift: bool = LIFT_FROM_2D,
-                 vertical_fov_deg: float | None = ASSUMED_VERTICAL_FOV_DEG):
+                 vertical_fov_deg: float | None = ASSUMED_VERTICAL_FOV_DEG, learned_prior=LEARNED_PRIOR):
+        """`learned_prior`: "auto" (the lifter's weights when present), False (none), True (the
+        default weights, WardrobeError when missing) or a weights path (WardrobeError when missing)."""
         rig.check(skeleton.names)
         self.skeleton, self.rig = skeleton, rig
         self.lift = lift
+        self.lifter = self._load_lifter(learned_prior) if lift else None
+        self._prior_cache: tuple | None = None
         self.vertical_fov_deg = vertical_fov_deg  # the camera's; None lifts in weak perspective
         self.j = {name: skeleton.index(name) for name in rig.all_joints()}
         world = skeleton.bind_world
@@ -148,6 +157,22 @@ class Solver:
         self._shoulder_mark = {side: self.rest.body @ (np.array([sign, 1.0, 1.0]) * SHOULDER_LANDMARK_M) * size
                                for side, sign in (("l", 1.0), ("r", -1.0))}
         self._knee_mark = KNEE_LANDMARK_ALONG_THIGH_M * size
+
+    @staticmethod
+    def _load_lifter(choice):
+        if choice is False or choice is None:
+            return None
+        if choice == "auto":
+            found = learned.load()
+            if found is None:
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "no lifter weights at %s: lifting with MediaPipe's world landmarks as the depth prior "
+                    "(less accurate arms); restore models/%s to use the learned prior",
+                    learned.weights_path(), learned.DEFAULT_WEIGHTS)
+            return found
+        return learned.load(None if choice is True else choice, required=True)
 
     # -- rest measurements -------------------------------------------------------------------
     def _idx(self, role: str, side: str) -> int:
@@ -318,8 +343,22 @@ class Solver:
             focal = None
             if self.vertical_fov_deg:
                 focal = marks.image_size[1] / 2 / math.tan(math.radians(self.vertical_fov_deg) / 2)
-            return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal)
+            return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal,
+                        prior=self.depth_prior(marks))
         return np.asarray(marks.world, dtype=np.float64)
+
+    def depth_prior(self, marks: Landmarks) -> np.ndarray:
+        """The world landmarks lifting takes its depths from: the learned lifter's when loaded, else
+        MediaPipe's. The last frame's is kept (PoseFilter asks twice per frame)."""
+        if self.lifter is None or marks.visibility is None:
+            return np.asarray(marks.world, dtype=np.float64)
+        if self._prior_cache is not None and self._prior_cache[0] is marks:
+            return self._prior_cache[1]
+        fov = self.vertical_fov_deg or ASSUMED_VERTICAL_FOV_DEG
+        focal = marks.image_size[1] / 2 / math.tan(math.radians(fov) / 2)
+        prior = self.lifter.prior_world(marks.image, marks.visibility, marks.world, marks.image_size, focal)
+        self._prior_cache = (marks, prior)
+        return prior
 
     def _torso(self, pts, deltas):
         """Pelvis and chest: yaw from the hip line, lean (damped) from hips to shoulders, the bend

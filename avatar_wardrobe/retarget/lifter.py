@@ -1,0 +1,168 @@
+"""Learned depth prior for lifting: a small MLP (numpy inference) from 2D + world landmarks to bone directions.
+
+MediaPipe's image landmarks fix each bone's image-plane part; what is ambiguous is its depth. The
+lifter (weights in models/lifter.npz, made by tools/make_lifter_data.py + tools/train_lifter.py,
+model card models/lifter.md) reads the image landmarks (as pixel rays of the camera, centred on
+the hips and scaled by the torso), their visibility and MediaPipe's world landmarks, and predicts
+the camera-frame directions of the torso and limb bones. `prior_world` turns those into a world
+landmark array that retarget.lifting.lift then uses as its depth prior: the geometry (pixel rays,
+known bone lengths) stays where it is exact, the network only says toward or away from the camera
+and by how much. Pure numpy: torch is only used at training time.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import WardrobeError
+from ..pose import landmarks as lm
+
+DEFAULT_WEIGHTS = "lifter.npz"  # under models/
+FORMAT = "avatar_wardrobe.lifter"
+VERSION = 1
+# Predicted bones (parent, child) as landmark names; "mid_hip" / "mid_shoulder" are virtual.
+BONES = (
+    ("mid_hip", "mid_shoulder"), ("right_hip", "left_hip"), ("right_shoulder", "left_shoulder"),
+    *((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
+      for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))),
+)
+MIN_TORSO = 1e-6
+FEATURES = lm.COUNT * 2 + lm.COUNT * 3 + lm.COUNT + 3  # rays, world, visibility, hip ray + log scale
+
+
+def _mid(points: np.ndarray, part: str) -> np.ndarray:
+    return (points[..., lm.INDEX[f"left_{part}"], :] + points[..., lm.INDEX[f"right_{part}"], :]) / 2
+
+
+def features(image: np.ndarray, visibility: np.ndarray, world: np.ndarray, image_size, focal_px) -> np.ndarray:
+    """Network input for a batch (N, 33, 2+) of image landmarks (fractions of the image), (N, 33)
+    visibility, (N, 33, 3) world landmarks, (N, 2) image sizes (w, h) and (N,) focal lengths (px)."""
+    image = np.asarray(image, dtype=np.float64)[..., :2]
+    size = np.asarray(image_size, dtype=np.float64).reshape(-1, 1, 2)
+    focal = np.asarray(focal_px, dtype=np.float64).reshape(-1, 1, 1)
+    rays = (image * size - size / 2) / focal  # pixel rays at unit depth (x right, y down)
+    hip = _mid(rays, "hip")
+    torso = np.linalg.norm(_mid(rays, "shoulder") - hip, axis=-1)
+    rays = (rays - hip[:, None]) / np.maximum(torso, MIN_TORSO)[:, None, None]
+    world = np.asarray(world, dtype=np.float64)
+    w_hip = _mid(world, "hip")
+    w_torso = np.linalg.norm(_mid(world, "shoulder") - w_hip, axis=-1)
+    world = (world - w_hip[:, None]) / np.maximum(w_torso, MIN_TORSO)[:, None, None]
+    n = len(rays)
+    return np.concatenate([rays.reshape(n, -1), world.reshape(n, -1), np.asarray(visibility, np.float64).reshape(n, -1),
+                           hip, np.log(np.maximum(torso, MIN_TORSO))[:, None]], axis=1)
+
+
+def bone_directions(points: dict[str, np.ndarray] | np.ndarray, names=None) -> np.ndarray:
+    """(len(BONES), 3) unit directions from named points ({name: (3,)}, or (33, 3) landmarks)."""
+    if names is None and not isinstance(points, dict):
+        points = {n: points[lm.INDEX[n]] for n in lm.NAMES}
+    p = dict(points)
+    p["mid_hip"] = (p["left_hip"] + p["right_hip"]) / 2
+    p["mid_shoulder"] = (p["left_shoulder"] + p["right_shoulder"]) / 2
+    d = np.array([p[b] - p[a] for a, b in BONES], dtype=np.float64)
+    return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+
+
+class Lifter:
+    """The MLP: standardised features -> Linear/ReLU -> residual blocks -> (len(BONES) * 3) directions."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise WardrobeError(f"cannot read the lifter weights {path} ({exc}): restore models/{DEFAULT_WEIGHTS} "
+                                "from the repository or make it with tools/train_lifter.py") from None
+        with data:
+            if str(data.get("format", "")) != FORMAT or int(data.get("version", 0)) != VERSION:
+                raise WardrobeError(f"{path} is not a lifter weights file of version {VERSION}: make it with "
+                                    "tools/train_lifter.py")
+            self.mean, self.std = data["mean"].astype(np.float64), data["std"].astype(np.float64)
+            self.layers = [(data[f"w{i}"].astype(np.float64), data[f"b{i}"].astype(np.float64))
+                           for i in range(int(data["layers"]))]
+            self.blocks = int(data["blocks"])
+            self.note = str(data["note"]) if "note" in data else ""
+        if self.mean.shape != (FEATURES,) or self.layers[-1][0].shape[1] != len(BONES) * 3:
+            raise WardrobeError(f"{path} was made for other inputs or outputs: retrain with tools/train_lifter.py")
+        self.path = path
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(w.size + b.size for w, b in self.layers))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(N, FEATURES) -> (N, len(BONES), 3) unit bone directions in the camera frame."""
+        h = (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+        w, b = self.layers[0]
+        h = np.maximum(h @ w + b, 0.0)
+        for k in range(self.blocks):
+            (w1, b1), (w2, b2) = self.layers[1 + 2 * k], self.layers[2 + 2 * k]
+            h = h + np.maximum(np.maximum(h @ w1 + b1, 0.0) @ w2 + b2, 0.0)
+        w, b = self.layers[-1]
+        out = (h @ w + b).reshape(len(h), len(BONES), 3)
+        return out / np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-12)
+
+    def prior_world(self, image: np.ndarray, visibility: np.ndarray, world: np.ndarray,
+                    image_size, focal_px: float) -> np.ndarray:
+        """MediaPipe's (33, 3) world landmarks with the predicted bones' directions put in (each
+        bone keeps MediaPipe's length; hands, feet and face ride along rigidly): a depth prior for
+        retarget.lifting.lift."""
+        world = np.asarray(world, dtype=np.float64)
+        dirs = self.predict(features(image[None], np.asarray(visibility)[None], world[None],
+                                     np.asarray(image_size)[None], [focal_px]))[0]
+        return rebuild(world, dirs)
+
+
+def rebuild(world: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """World landmarks re-posed so the BONES point along `dirs` (MediaPipe's lengths kept)."""
+    p = {n: world[lm.INDEX[n]] for n in lm.NAMES}
+    out = dict(p)
+    d = dict(zip(BONES, dirs))
+    hip_half = np.linalg.norm(p["left_hip"] - p["right_hip"]) / 2
+    sh_half = np.linalg.norm(p["left_shoulder"] - p["right_shoulder"]) / 2
+    mid_hip = (p["left_hip"] + p["right_hip"]) / 2
+    mid_sh = (p["left_shoulder"] + p["right_shoulder"]) / 2
+    spine = np.linalg.norm(mid_sh - mid_hip)
+    new_mid_sh = mid_hip + d[("mid_hip", "mid_shoulder")] * spine
+    out["left_hip"] = mid_hip + d[("right_hip", "left_hip")] * hip_half
+    out["right_hip"] = mid_hip - d[("right_hip", "left_hip")] * hip_half
+    out["left_shoulder"] = new_mid_sh + d[("right_shoulder", "left_shoulder")] * sh_half
+    out["right_shoulder"] = new_mid_sh - d[("right_shoulder", "left_shoulder")] * sh_half
+    for name in lm.NAMES:  # the face rides on the shoulders
+        if name == "nose" or name.split("_")[-1] in ("eye", "inner", "outer", "ear") or name.startswith("mouth"):
+            out[name] = p[name] + new_mid_sh - mid_sh
+    for s in ("left", "right"):
+        for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")):
+            length = np.linalg.norm(p[f"{s}_{b}"] - p[f"{s}_{a}"])
+            out[f"{s}_{b}"] = out[f"{s}_{a}"] + d[(f"{s}_{a}", f"{s}_{b}")] * length
+        for end, root in (("index", "wrist"), ("pinky", "wrist"), ("thumb", "wrist"),
+                          ("heel", "ankle"), ("foot_index", "ankle")):
+            out[f"{s}_{end}"] = out[f"{s}_{root}"] + p[f"{s}_{end}"] - p[f"{s}_{root}"]
+    return np.array([out[n] for n in lm.NAMES])
+
+
+def weights_path() -> Path:
+    from ..settings import MODELS_DIR
+
+    return MODELS_DIR / DEFAULT_WEIGHTS
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Lifter:
+    return Lifter(path)
+
+
+def load(path: str | Path | None = None, required: bool = False) -> Lifter | None:
+    """The lifter at `path` (default models/lifter.npz). When its file is missing: None (the caller
+    lifts with geometry and MediaPipe's world landmarks alone), or WardrobeError when `required`."""
+    p = Path(path) if path else weights_path()
+    if not p.is_file():
+        if required:
+            raise WardrobeError(f"no lifter weights at {p}: restore models/{DEFAULT_WEIGHTS} from the repository, "
+                                "make them with tools/make_lifter_data.py + tools/train_lifter.py, or lift "
+                                "without the learned prior")
+        return None
+    return _load(str(p.resolve()))

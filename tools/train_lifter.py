@@ -1,0 +1,242 @@
+"""Train the lifter (retarget/lifter.py) on tools/make_lifter_data.py samples; export numpy weights + model card.
+
+Usage:
+    .venv/bin/python tools/train_lifter.py build/lifter/*.npz --out models/lifter.npz --minutes 10
+
+Torch (CPU) is used here only; the product runs the exported .npz in numpy. Augmentations: a
+horizontal mirror of every sample (x -> -x, left and right swapped), and Gaussian jitter of the
+image rays and world landmarks. A random VAL_SHARE of the samples (seeded) is held out; the model
+card records the held-out errors of MediaPipe's world bones, of the network alone and of the
+network as the depth prior of retarget.lifting.lift (the way the solver uses it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avatar_wardrobe.pose import landmarks as lm  # noqa: E402
+from avatar_wardrobe.retarget import lifter as L  # noqa: E402
+
+VAL_SHARE = 0.1
+SPLIT_SEED = 1
+TRAIN_SEED = 3
+WIDTH = 256
+BLOCKS = 2
+BATCH = 256
+LR = 2e-3
+WEIGHT_DECAY = 1e-4
+RAY_JITTER = 0.01    # torso units (2D)
+WORLD_JITTER = 0.03  # torso units (3D)
+GROUPS = {"spine": [0], "torso_lines": [1, 2], "arms": [3, 4, 7, 8], "legs": [5, 6, 9, 10]}
+
+
+def mirror_order(names) -> list[int]:
+    pos = {n: i for i, n in enumerate(names)}
+    return [pos[n.replace("left", "@").replace("right", "left").replace("@", "right")] for n in names]
+
+
+def load(paths):
+    cols = {k: [] for k in ("image", "visibility", "world", "image_size", "focal_px", "truth", "yaw_deg", "source",
+                            "truth_points")}
+    bodies, metas = [], []
+    for i, p in enumerate(paths):
+        d = np.load(p)
+        n = len(d["image"])
+        if not n:
+            continue
+        names = [str(x) for x in d["keypoint_names"]]
+        for k in cols:
+            if k == "truth":
+                cols[k].append(np.array([L.bone_directions(dict(zip(names, t))) for t in d["truth"]]))
+            elif k == "truth_points":
+                cols[k].append(d["truth"])
+            else:
+                cols[k].append(d[k])
+        bodies.append(np.full(n, i))
+        metas.append({"file": Path(p).name, **json.loads(str(d["meta"])), "samples": n})
+        kp_names = names
+    out = {k: np.concatenate(v) for k, v in cols.items()}
+    out["body"] = np.concatenate(bodies)
+    return out, metas, kp_names
+
+
+def mirrored(data: dict, kp_names) -> dict:
+    """Every sample's mirror image: x -> -x about the image centre, left and right swapped."""
+    order = mirror_order(lm.NAMES)
+    image = data["image"][:, order].copy()
+    image[..., 0] = 1.0 - image[..., 0]
+    world = data["world"][:, order].copy()
+    world[..., 0] *= -1
+    tp = data["truth_points"][:, mirror_order(kp_names)].copy()
+    tp[..., 0] *= -1
+    truth = np.array([L.bone_directions(dict(zip(kp_names, t))) for t in tp])
+    return {**data, "image": image, "world": world, "visibility": data["visibility"][:, order],
+            "truth": truth, "truth_points": tp, "yaw_deg": -data["yaw_deg"]}
+
+
+def angles(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arccos(np.clip((pred * truth).sum(-1), -1, 1)))
+
+
+def summary(err: np.ndarray) -> dict:
+    return {g: {"median_deg": round(float(np.median(err[:, i])), 2), "p90_deg": round(float(np.percentile(err[:, i], 90)), 2)}
+            for g, i in GROUPS.items()}
+
+
+def lift_with(data, idx, priors, kp_names, prior_sd=None):
+    """Bone directions after retarget.lifting.lift with the given world priors and true lengths."""
+    from avatar_wardrobe.retarget import lifting
+
+    old = lifting.PRIOR_SD_SHARE
+    if prior_sd is not None:
+        lifting.PRIOR_SD_SHARE = prior_sd
+    out = []
+    try:
+        for k, i in enumerate(idx):
+            tp = dict(zip(kp_names, data["truth_points"][i]))
+            tp["mid_hip"] = (tp["left_hip"] + tp["right_hip"]) / 2
+            tp["mid_shoulder"] = (tp["left_shoulder"] + tp["right_shoulder"]) / 2
+            lengths = {(a, b): float(np.linalg.norm(tp[b] - tp[a])) for a, b in lifting.TREE if a in tp and b in tp}
+            lengths.pop(("mid_hip", "mid_shoulder"), None)  # the solver lifts the torso with MediaPipe's length
+            res = lifting.lift(data["image"][i], data["world"][i], tuple(data["image_size"][i]), lengths,
+                               float(data["focal_px"][i]), prior=None if priors is None else priors[k])
+            out.append(L.bone_directions(res))
+    finally:
+        lifting.PRIOR_SD_SHARE = old
+    return np.array(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="+")
+    ap.add_argument("--out", default=str(ROOT / "models" / "lifter.npz"))
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval-lift", type=int, default=1500, help="held-out samples run through lift() for the card")
+    args = ap.parse_args()
+    import torch
+
+    torch.manual_seed(TRAIN_SEED)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    data, metas, kp_names = load(args.data)
+    n = len(data["image"])
+    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+    val = np.sort(perm[: int(n * VAL_SHARE)])
+    train = np.sort(perm[int(n * VAL_SHARE):])
+    feats = lambda d, i: L.features(d["image"][i], d["visibility"][i], d["world"][i], d["image_size"][i],  # noqa: E731
+                                    d["focal_px"][i])
+    mir = mirrored(data, kp_names)
+    x_train = np.concatenate([feats(data, train), feats(mir, train)])
+    y_train = np.concatenate([data["truth"][train], mir["truth"][train]]).reshape(len(x_train), -1)
+    x_val, y_val = feats(data, val), data["truth"][val]
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-3
+    n_ray = lm.COUNT * 2
+    jitter = np.zeros(L.FEATURES)
+    jitter[:n_ray] = RAY_JITTER
+    jitter[n_ray:n_ray + lm.COUNT * 3] = WORLD_JITTER
+    jitter = torch.tensor(jitter / std, dtype=torch.float32)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = torch.nn.Linear(L.FEATURES, WIDTH)
+            self.blocks = torch.nn.ModuleList(torch.nn.Sequential(
+                torch.nn.Linear(WIDTH, WIDTH), torch.nn.ReLU(), torch.nn.Linear(WIDTH, WIDTH), torch.nn.ReLU())
+                for _ in range(BLOCKS))
+            self.out = torch.nn.Linear(WIDTH, len(L.BONES) * 3)
+
+        def forward(self, x):
+            h = torch.relu(self.inp(x))
+            for b in self.blocks:
+                h = h + b(h)
+            return self.out(h)
+
+    net = Net()
+    xt = torch.tensor((x_train - mean) / std, dtype=torch.float32)
+    yt = torch.tensor(y_train, dtype=torch.float32).view(len(xt), len(L.BONES), 3)
+    xv = torch.tensor((x_val - mean) / std, dtype=torch.float32)
+    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    budget = args.minutes * 60
+    epoch, t_train = 0, time.time()
+    history = []
+    while time.time() - t_train < budget:
+        frac = (time.time() - t_train) / budget
+        for g in opt.param_groups:
+            g["lr"] = LR * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+        net.train()
+        order = torch.randperm(len(xt))
+        for s in range(0, len(xt), BATCH):
+            b = order[s:s + BATCH]
+            x = xt[b] + torch.randn(len(b), L.FEATURES) * jitter
+            p = net(x).view(len(b), len(L.BONES), 3)
+            p = p / p.norm(dim=2, keepdim=True).clamp_min(1e-6)
+            loss = (1 - (p * yt[b]).sum(-1)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        epoch += 1
+        if epoch % 5 == 0:
+            net.eval()
+            with torch.no_grad():
+                pv = net(xv).view(len(xv), len(L.BONES), 3).numpy()
+            pv /= np.linalg.norm(pv, axis=2, keepdims=True)
+            s = summary(angles(pv, y_val))
+            history.append({"epoch": epoch, "seconds": round(time.time() - t_train), "val": s})
+            print(epoch, f"{time.time() - t_train:.0f}s loss {loss.item():.4f}",
+                  {g: v["median_deg"] for g, v in s.items()}, flush=True)
+    layers = [net.inp] + [m for b in net.blocks for m in (b[0], b[2])] + [net.out]
+    arrays = {"format": np.array(L.FORMAT), "version": np.array(L.VERSION), "mean": mean.astype(np.float32),
+              "std": std.astype(np.float32), "layers": np.array(len(layers)), "blocks": np.array(BLOCKS)}
+    arrays["note"] = np.array(
+        f"trained on {n} rendered samples ({len(train)} + mirror images for training) of the bodies "
+        f"{sorted({m['avatar'] for m in metas})}, seeds {sorted({m['seed'] for m in metas})} (the benchmark's is 0); "
+        "poses from bench retarget's own joint-limit sampler (retarget.bench.sample_landmarks) plus the bundled "
+        "motion recordings; MediaPipe 0.10.21 on Panda3D renders; see models/lifter.md")
+    for i, m in enumerate(layers):
+        arrays[f"w{i}"] = m.weight.detach().numpy().T.astype(np.float32)
+        arrays[f"b{i}"] = m.bias.detach().numpy().astype(np.float32)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+    train_s = time.time() - t_train
+    # Held-out evaluation with the exported numpy model (what the product runs).
+    model = L.Lifter(out)
+    pred = model.predict(x_val)
+    raw = np.array([L.bone_directions(w) for w in data["world"][val]])
+    ev = val[: args.eval_lift]
+    k = len(ev)
+    geo = lift_with(data, ev, None, kp_names)
+    priors = [L.rebuild(data["world"][i], pred[j]) for j, i in enumerate(ev)]
+    card = {"samples": int(n), "train": int(len(train)), "train_with_mirror": int(len(x_train)), "val": int(len(val)),
+            "parameters": model.parameters, "epochs": epoch, "train_seconds": round(train_s), "data": metas,
+            "held_out": {"mediapipe_world": summary(angles(raw, y_val)), "network": summary(angles(pred, y_val))},
+            "held_out_lift": {"n": k, "geometry_mediapipe_prior": summary(angles(geo, y_val[:k]))}}
+    for sd in (0.2, 0.1, 0.05):
+        lifted = lift_with(data, ev, priors, kp_names, sd)
+        card["held_out_lift"][f"geometry_network_prior_sd{sd}"] = summary(angles(lifted, y_val[:k]))
+    yaw = np.abs(data["yaw_deg"][val])
+    by_yaw = {}
+    for lo, hi in ((0, 20), (20, 60), (60, 100), (100, 180)):
+        m = (yaw >= lo) & (yaw < hi)
+        if m.any():
+            by_yaw[f"{lo}-{hi}"] = {"n": int(m.sum()), "mediapipe_world": summary(angles(raw[m], y_val[m])),
+                                    "network": summary(angles(pred[m], y_val[m]))}
+    card["held_out_by_abs_yaw_deg"] = by_yaw
+    card["history"] = history[-3:]
+    card["total_seconds"] = round(time.time() - t0)
+    Path(str(out)[:-4] + ".train.json").write_text(json.dumps(card, indent=1))
+    print(json.dumps({k: v for k, v in card.items() if k != "history"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
