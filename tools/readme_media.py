@@ -128,7 +128,7 @@ def ar_pictures(args) -> None:
     from avatar_wardrobe.jobs import StageTimer
 
     keep = {}
-    for i, (_m, out, _mask, _size) in enumerate(composites(str(SQUATS), ["garments/tshirt_M.glb"], 55.0,
+    for i, (_m, out, _mask, _size, _plain) in enumerate(composites(str(SQUATS), ["garments/tshirt_M.glb"], 55.0,
                                                             max(AR_FRAMES) + 1, StageTimer(), progress=False)):
         if i in AR_FRAMES:
             x, y, w, h = AR_CROP

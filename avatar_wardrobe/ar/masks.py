@@ -88,14 +88,10 @@ def _beyond(points: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.ndarray
     return (points - a) @ n
 
 
-def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = None) -> np.ndarray:
-    """The person's torso: pixels of the person between the shoulder line and the hip line (each
-    pushed out by a margin), nearer the shoulder-hip quadrilateral than any limb or the head
-    (bones drawn from the landmarks), less any arm held in front of it.
-
-    Nearest-part assignment keeps a torso seen turned or leaning (its back, its belly) in the
-    torso although it lies outside the joints' quadrilateral, and keeps arms hanging at the sides out.
-    """
+def torso_part(marks, size: tuple[int, int]) -> np.ndarray:
+    """Pixels between the shoulder line and the hip line (each pushed out by a margin) that are
+    nearer the shoulder-hip quadrilateral than any limb or the head (bones drawn from the
+    landmarks), person or not: the image's share of the torso, as a bool (H, W) mask."""
     w, h = size
     px = _px(marks.image, size)
     ls, rs, lh, rh = (px[i] for i in (lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.LEFT_HIP, lm.RIGHT_HIP))
@@ -111,7 +107,18 @@ def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = 
     ys, xs = np.mgrid[0:h, 0:w]
     pts = np.stack([xs, ys], axis=-1).astype(np.float64)
     band = (_beyond(pts, ls, rs, (lh + rh) / 2) <= margin) & (_beyond(pts, lh, rh, (ls + rs) / 2) <= margin)
-    region = band & (to_torso <= to_limb) & ~arm_mask(marks, size)
+    return band & (to_torso <= to_limb)
+
+
+def torso_region(marks, size: tuple[int, int], person_mask: np.ndarray | None = None) -> np.ndarray:
+    """The person's torso: pixels of the person between the shoulder line and the hip line (each
+    pushed out by a margin), nearer the shoulder-hip quadrilateral than any limb or the head
+    (bones drawn from the landmarks), less any arm held in front of it.
+
+    Nearest-part assignment keeps a torso seen turned or leaning (its back, its belly) in the
+    torso although it lies outside the joints' quadrilateral, and keeps arms hanging at the sides out.
+    """
+    region = torso_part(marks, size) & ~arm_mask(marks, size)
     if person_mask is not None:
         region &= person_mask > 0.5
     return region

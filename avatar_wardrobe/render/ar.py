@@ -22,6 +22,7 @@ from ..ar.fit import (
     fit_points,
 )
 from ..ar.masks import arm_mask, sleeve_share
+from ..ar.warp import SilhouetteWarp
 from ..avatar.body import NO_REGION
 from ..garments.garment import BODY_REGIONS
 from ..records import Frame, Landmarks
@@ -58,9 +59,10 @@ class ArView:
     hides the garment parts behind the player; the player's arms (segmentation mask and
     landmarks) pass in front of the garments."""
 
-    def __init__(self, base, wardrobe: Wardrobe, vertical_fov_deg: float, buffer=None):
+    def __init__(self, base, wardrobe: Wardrobe, vertical_fov_deg: float, buffer=None, warp: bool = True):
         """buffer: an offscreen.SceneBuffer to draw into (the live window keeps its own camera);
-        None draws with the window's camera and reads the window back (the offscreen jobs)."""
+        None draws with the window's camera and reads the window back (the offscreen jobs).
+        warp: fit the drawn garments' torso edges to the player's silhouette (ar.warp)."""
         self.base, self.wardrobe = base, wardrobe
         self.vertical_fov_deg = vertical_fov_deg
         self.placement: Placement | None = None
@@ -84,6 +86,7 @@ class ArView:
             base.render.setLight(light)
             self._lights.append(light)
         self._points = fit_points()
+        self.warp = SilhouetteWarp() if warp else None
         self._smoother = LandmarkSmoother()
         self._occluder_for = None
         self.body_as_occluder(True)
@@ -169,13 +172,16 @@ class ArView:
             self.wardrobe.update(marks)
             self.place(marks, (w, h))
 
-    def blend(self, frame: Frame, marks: Landmarks, rgba: np.ndarray, mirror: bool = False):
-        """The drawn garments (BGRA, as prepared for this frame) over the camera frame, the
-        player's arms in front: (BGR image, garment mask)."""
+    def blend(self, frame: Frame, marks: Landmarks, rgba: np.ndarray, mirror: bool = False, warp: bool = True):
+        """The drawn garments (BGRA, as prepared for this frame) over the camera frame, warped to
+        the player's silhouette (unless warp is False), the player's arms in front: (BGR image,
+        garment mask)."""
         image = frame.image
         h, w = image.shape[:2]
         if rgba.shape[:2] != (h, w):
             rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR)
+        if warp and self.warp is not None and marks.found and marks.mask is not None:
+            rgba = self.warp(rgba, marks.mask > 0.5, marks)
         alpha = rgba[..., 3:].astype(np.float32) / 255.0
         if marks.found and marks.mask is not None:
             arms = arm_mask(marks, (w, h), self.sleeve) & (marks.mask > 0.5)

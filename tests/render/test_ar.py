@@ -12,7 +12,7 @@ from avatar_wardrobe.ar.bench import composites
 from avatar_wardrobe.ar.masks import iou, torso_region
 from avatar_wardrobe.jobs import StageTimer
 out = []
-for marks, image, mask, size in composites(sys.argv[1], ["garments/tshirt_M.glb"], 55.0, 8, StageTimer(),
+for marks, image, mask, size, _plain in composites(sys.argv[1], ["garments/tshirt_M.glb"], 55.0, 8, StageTimer(),
                                            progress=False):
     person = marks.mask > 0.5
     out.append({"garment_px": int(mask.sum()), "on_person": float((mask & person).sum() / max(1, mask.sum())),
