@@ -97,6 +97,8 @@ class ArWindow:
                     image = self.refiner(image)
                 self.card.show(np.ascontiguousarray(image))
                 self.timings_ms["composite"] = (time.perf_counter() - t0) * 1e3
+                if self.view.warp is not None:
+                    self.timings_ms["warp"] = self.view.warp.last_ms
         frame = self._next_frame()
         if frame is not None:
             self._track(frame)
