@@ -23,39 +23,38 @@ SLEEVE_FADE_OF_SHOULDERS = 0.35  # beyond an edge, its shift fades out over this
 _SEGMENTS = tuple((lm.INDEX[a], lm.INDEX[b]) for a, b in LIMB_BONES)
 
 
-def _segment_distance(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = b - a
-    t = np.clip(((x - a[0]) * d[0] + (y - a[1]) * d[1]) / max(float(d @ d), 1e-9), 0.0, 1.0)
-    return np.hypot(x - a[0] - t * d[0], y - a[1] - t * d[1])
+def _distance_to(shape: tuple[int, int], draw) -> np.ndarray:
+    """Each pixel's distance (px, 5x5 chamfer) to what `draw(mask)` paints with 0 on a blank mask."""
+    mask = np.full(shape, 255, np.uint8)
+    draw(mask)
+    return cv2.distanceTransform(mask, cv2.DIST_L2, 5)
 
 
-def torso_side(px: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Which of the points (x, y) belong to the torso: between the shoulder and hip lines (pushed
-    out by masks.TORSO_DILATE_OF_SHOULDERS) and nearer the shoulder-hip quadrilateral than any limb
-    bone or the head, as masks.torso_part draws it, computed in closed form on just these points."""
+def torso_side(px: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """Which pixels of the window (x0, y0, w, h) belong to the torso: between the shoulder and hip
+    lines (pushed out by masks.TORSO_DILATE_OF_SHOULDERS) and nearer the shoulder-hip
+    quadrilateral than any limb bone or the head, as masks.torso_part draws it on the whole image,
+    here on just the window and with a cheaper distance (bool (h, w))."""
     ls, rs, lh, rh = (px[i] for i in (lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.LEFT_HIP, lm.RIGHT_HIP))
-    quad = np.array([ls, rs, rh, lh])
-    centre = quad.mean(axis=0)
-    inside = np.ones(x.shape, bool)
-    to_edges = np.full(x.shape, np.inf)
-    for a, b in zip(quad, np.roll(quad, -1, axis=0)):
-        n = np.array([b[1] - a[1], a[0] - b[0]])
-        if (centre - a) @ n > 0:
-            n = -n
-        inside &= (x - a[0]) * n[0] + (y - a[1]) * n[1] <= 0
-        to_edges = np.minimum(to_edges, _segment_distance(x, y, a, b))
-    to_torso = np.where(inside, 0.0, to_edges)
-    to_limb = np.full(x.shape, np.inf)
-    for i, j in _SEGMENTS:
-        to_limb = np.minimum(to_limb, _segment_distance(x, y, px[i], px[j]))
+    at = px[:, :2] - np.array([x0, y0], dtype=np.float64)
+    quad = np.round(np.array([ls, rs, rh, lh]) - (x0, y0)).astype(np.int32)
+    to_torso = _distance_to((h, w), lambda m: cv2.fillConvexPoly(m, quad, 0))
+
+    def limbs(mask):
+        for i, j in _SEGMENTS:
+            cv2.line(mask, tuple(map(int, np.round(at[i]))), tuple(map(int, np.round(at[j]))), 0, 1)
+
+    to_limb = _distance_to((h, w), limbs)
     margin = float(np.linalg.norm(ls - rs)) * TORSO_DILATE_OF_SHOULDERS
-    band = np.ones(x.shape, bool)
+    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+    band = np.ones((h, w), bool)
     for a, b, other in ((ls, rs, (lh + rh) / 2), (lh, rh, (ls + rs) / 2)):
         d = b - a
         n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
         if (other - a) @ n > 0:
             n = -n
-        band &= (x - a[0]) * n[0] + (y - a[1]) * n[1] <= margin
+        band &= (xs - a[0]) * n[0] + (ys - a[1]) * n[1] <= margin
     return band & (to_torso <= to_limb)
 
 
@@ -111,8 +110,7 @@ class SilhouetteWarp:
         if y1 - y0 < MIN_RUN_PX or cols.size == 0:
             return None
         x0, x1 = int(cols[0]), int(cols[-1]) + 1
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        part = torso_side(px, xs.astype(np.float64), ys.astype(np.float64))
+        part = torso_side(px, x0, y0, x1 - x0, y1 - y0)
         rows = np.arange(y0, y1)
         s = (rows - sh[1]) / (hp[1] - sh[1])
         centre = np.round(sh[0] + s * (hp[0] - sh[0])).astype(int) - x0
@@ -177,8 +175,11 @@ class SilhouetteWarp:
         reach = SLEEVE_FADE_OF_SHOULDERS * width
         tl = gl + np.clip(tl - gl, -0.9 * reach, 0.9 * reach)  # keeps the map in order beyond the edges
         tr = gr + np.clip(tr - gr, -0.9 * reach, 0.9 * reach)
-        # Output column x shows layer column src(x): edge to edge, linear between, shifted beyond.
-        x = np.arange(w, dtype=np.float64)[None, :]
+        # Output column x shows layer column src(x): edge to edge, linear between, shifted beyond;
+        # only the window the shifts reach is remapped.
+        c0 = max(0, int(math.floor(min(tl.min(), gl.min()) - reach)))
+        c1 = min(w, int(math.ceil(max(tr.max(), gr.max()) + reach)) + 1)
+        x = np.arange(c0, c1, dtype=np.float64)[None, :]
         k = (gr - gl)[:, None] / np.maximum(tr - tl, 1e-6)[:, None]
         src = gl[:, None] + (x - tl[:, None]) * k
         # Beyond an edge the shift fades out (a sleeve stays on the player's arm), slowly enough
@@ -187,7 +188,11 @@ class SilhouetteWarp:
         right_fade = np.clip(1 - (x - tr[:, None]) / reach, 0, 1)
         src = np.where(x < tl[:, None], x - (tl - gl)[:, None] * left_fade, src)
         src = np.where(x > tr[:, None], x - (tr - gr)[:, None] * right_fade, src)
-        map_x = np.tile(np.arange(w, dtype=np.float32), (h, 1))
-        map_x[rows] = src
-        map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
-        return cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        map_x = np.tile(np.arange(c0, c1, dtype=np.float32), (r1 - r0, 1))
+        map_x[rows - r0] = src
+        map_y = np.repeat(np.arange(r0, r1, dtype=np.float32)[:, None], c1 - c0, axis=1)
+        out = layer.copy()
+        out[r0:r1, c0:c1] = cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                      borderValue=0)
+        return out
