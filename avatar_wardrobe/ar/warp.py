@@ -18,6 +18,7 @@ ROW_SMOOTH_OF_TORSO = 0.08     # Gaussian sigma along the torso, as a share of t
 TIME_CONSTANT_S = 0.08         # offsets follow the person's silhouette with this time constant
 MAX_GAP_S = 0.5                # a longer gap between frames restarts the smoothing
 MIN_RUN_PX = 4                 # a run of pixels narrower than this is no edge
+MIN_TORSO_VISIBILITY = 0.5     # shoulders and hips seen at least this well (else the torso rows are guesses)
 FADE_OF_TORSO = 0.1            # the warp fades out over this share of the torso at the top and bottom of its reach
 SLEEVE_FADE_OF_SHOULDERS = 0.35  # beyond an edge, its shift fades out over this share of the shoulder width
 _SEGMENTS = tuple((lm.INDEX[a], lm.INDEX[b]) for a, b in LIMB_BONES)
@@ -94,6 +95,9 @@ class SilhouetteWarp:
         width = float(np.linalg.norm(px[lm.LEFT_SHOULDER] - px[lm.RIGHT_SHOULDER]))
         if width < MIN_RUN_PX or hp[1] - sh[1] < MIN_RUN_PX:
             return None
+        torso = [lm.LEFT_SHOULDER, lm.RIGHT_SHOULDER, lm.LEFT_HIP, lm.RIGHT_HIP]
+        if marks.visibility is not None and marks.visibility[torso].min() < MIN_TORSO_VISIBILITY:
+            return None
         return px, sh, hp, width
 
     def edges(self, garment: np.ndarray, person: np.ndarray, marks, size: tuple[int, int]):
@@ -118,15 +122,19 @@ class SilhouetteWarp:
         p = _runs(person[y0:y1, x0:x1] & part, centre)
         return rows, s, (g[0], g[1] + x0, g[2] + x0 + 1), (p[0], p[1] + x0, p[2] + x0 + 1), width
 
-    def update(self, s: np.ndarray, offsets: np.ndarray, t: float) -> np.ndarray | None:
+    def update(self, s: np.ndarray | None, offsets: np.ndarray | None, t: float) -> np.ndarray | None:
         """This frame's edge offsets (rows at torso heights s, NaN where unmeasured, shoulder widths)
-        resampled to WARP_ROWS, bounded and smoothed along the torso and in time: the offsets in use."""
+        resampled to WARP_ROWS, bounded and smoothed along the torso and in time: the offsets in use.
+        A frame without them (None, or too few rows) eases the offsets back to none."""
         grid = np.linspace(*ROW_REACH, WARP_ROWS)
         sample = np.zeros((WARP_ROWS, 2))
         for j in range(2):
-            ok = ~np.isnan(offsets[:, j])
+            ok = ~np.isnan(offsets[:, j]) if offsets is not None else np.zeros(0, bool)
             if ok.sum() < 2:
-                return self._offsets
+                if self._offsets is None:
+                    return None
+                sample[:] = 0.0
+                break
             sample[:, j] = np.interp(grid, s[ok], offsets[ok, j])
         sample = np.clip(sample, -MAX_SHIFT_OF_SHOULDERS, MAX_SHIFT_OF_SHOULDERS)
         sigma = ROW_SMOOTH_OF_TORSO / (grid[1] - grid[0])
@@ -152,6 +160,7 @@ class SilhouetteWarp:
         h, w = layer.shape[:2]
         found = self.edges(layer[..., 3] > 127, person, marks, (w, h))
         if found is None:
+            self.update(None, None, marks.time_s)
             return layer
         rows, s, (g_ok, gl, gr), (p_ok, pl, pr), width = found
         ok = g_ok & p_ok

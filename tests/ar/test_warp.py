@@ -102,3 +102,22 @@ def test_the_edges_follow_a_jump_in_the_mask_over_a_few_frames():
     assert abs(later - 138) <= 1, later  # there after most of a second
     back = _edges(warp(layer, wide, replace(marks, time_s=5.0)), MID_ROW)[1]  # a gap restarts
     assert abs(back - 138) <= 1
+
+
+def test_unseen_hips_leave_the_layer_alone_and_the_warp_eases_off():
+    """Hips below the frame (a webcam close-up): MediaPipe still guesses them, with low visibility;
+    the torso rows would be guesses, so nothing is warped, and earlier offsets ease back to none."""
+    from avatar_wardrobe.pose import landmarks as lm
+
+    person = _person(SIZE, ARMS_OUT) > 0.5
+    marks = _marks(ARMS_OUT, SIZE)
+    hidden = marks.visibility.copy()
+    hidden[[lm.LEFT_HIP, lm.RIGHT_HIP]] = 0.1
+    layer = _layer(64, 131)
+    assert (wp.SilhouetteWarp()(layer, person, replace(marks, visibility=hidden)) == layer).all()
+    warp = wp.SilhouetteWarp()
+    warp(layer, person, marks)
+    before = np.abs(warp._offsets).max()
+    for i in range(1, 10):
+        warp(layer, person, replace(marks, visibility=hidden, time_s=i / 30))
+    assert before > 0.05 and np.abs(warp._offsets).max() < 0.1 * before
