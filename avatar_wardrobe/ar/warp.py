@@ -103,13 +103,13 @@ class SilhouetteWarp:
     def edges(self, garment: np.ndarray, person: np.ndarray, marks, size: tuple[int, int]):
         """The rows warped and, for each, the garment's and the person's torso edges:
         (rows, s (0 shoulder line .. 1 hip line), garment (found, left, right), person (found, left, right))."""
-        w, h = size
+        h = size[1]
         frame = self._frame(marks, size)
         if frame is None:
             return None
         px, sh, hp, width = frame
-        y0 = max(0, int(math.floor(sh[1] + ROW_REACH[0] * (hp[1] - sh[1]))))
-        y1 = min(h, int(math.ceil(sh[1] + ROW_REACH[1] * (hp[1] - sh[1]))) + 1)
+        y0 = max(0, math.floor(sh[1] + ROW_REACH[0] * (hp[1] - sh[1])))
+        y1 = min(h, math.ceil(sh[1] + ROW_REACH[1] * (hp[1] - sh[1])) + 1)
         cols = np.flatnonzero(garment[y0:y1].any(axis=0) | person[y0:y1].any(axis=0))
         if y1 - y0 < MIN_RUN_PX or cols.size == 0:
             return None
@@ -186,8 +186,8 @@ class SilhouetteWarp:
         tr = gr + np.clip(tr - gr, -0.9 * reach, 0.9 * reach)
         # Output column x shows layer column src(x): edge to edge, linear between, shifted beyond;
         # only the window the shifts reach is remapped.
-        c0 = max(0, int(math.floor(min(tl.min(), gl.min()) - reach)))
-        c1 = min(w, int(math.ceil(max(tr.max(), gr.max()) + reach)) + 1)
+        c0 = max(0, math.floor(min(tl.min(), gl.min()) - reach))
+        c1 = min(w, math.ceil(max(tr.max(), gr.max()) + reach) + 1)
         x = np.arange(c0, c1, dtype=np.float64)[None, :]
         k = (gr - gl)[:, None] / np.maximum(tr - tl, 1e-6)[:, None]
         src = gl[:, None] + (x - tl[:, None]) * k
