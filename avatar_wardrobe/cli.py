@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# OpenBLAS starts a spinning thread per core the first time numpy loads. The project's matrices
+# are small (skinning, cloth push-out, solver), so on two cores those threads only burned the
+# other core: measured in the scene process, the same frame took ~2x the CPU at the same wall time
+# (cloth 70 vs 37 ms CPU), and that CPU is taken from the pose worker and llvmpipe. Set before
+# numpy is first imported (this module imports nothing that loads it); a user's own setting wins.
+BLAS_THREADS = "1"
+os.environ.setdefault("OPENBLAS_NUM_THREADS", BLAS_THREADS)
 
 from .errors import WardrobeError
 
@@ -30,7 +39,8 @@ REFINE_CHOICES = ("off", "enhance", "toon")  # the same as refine.runner.CHOICES
 def _demo(args):
     from . import jobs
 
-    return jobs.demo(args.out, args.frames, args.window or None, args.scene, refine=args.refine)
+    return jobs.demo(args.out, args.frames, args.window or None, args.scene, refine=args.refine,
+                     pipeline=not args.serial)
 
 
 def _track(args):
@@ -73,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--scene", default=None, help="scene TOML (default: scenes/default.toml)")
     d.add_argument("--refine", choices=REFINE_CHOICES, default=None,
                    help="GAN refinement of each frame (default: the scene's [refine] style, off)")
+    d.add_argument("--serial", action="store_true",
+                   help="dress and draw one after another (default: dress the next frame while drawing this one)")
     d.set_defaults(handler=_demo)
 
     t = sub.add_parser("track", help="record landmarks and solved rotations from a video, folder or webcam")

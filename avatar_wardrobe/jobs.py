@@ -136,17 +136,20 @@ def _sized(source) -> bool:
 
 def render_motion(motion_path: str | Path, out: str | Path, frames: int | None = None, window: bool | None = None,
                   scene: SceneSettings | None = None, avatar: str | None = None, progress: bool = True,
-                  keep_frames: list | None = None, refine: str | None = None) -> dict:
+                  keep_frames: list | None = None, refine: str | None = None, pipeline: bool = True) -> dict:
     """Play a landmark recording on the avatar, render each frame and write an MP4.
 
     The recording's landmarks are solved again (not its stored rotations), so a better solver
     improves old recordings. `keep_frames`, if given, receives every rendered BGR image.
     `refine` (off/enhance/toon; default: the scene's [refine] style) refines each frame before encoding.
+    `pipeline`: dress frame N+1 in a helper thread while frame N is drawn (render/pipeline.py);
+    False runs the stages one after another. `realtime_ratio` > 1: faster than the motion plays.
     """
     from .pose.recording import read_motion
     from .record.video import VideoWriter
     from .render.capture import FrameGrabber
     from .render.engine import create_base
+    from .render.pipeline import FramePipeline
     from .render.plugin import Wardrobe
     from .render.studio import Studio
 
@@ -166,34 +169,51 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     refiner = Refiner.create(refine, scene.refine)
     timer = StageTimer()
     size = (base.win.getXSize(), base.win.getYSize())
-    with VideoWriter(out, motion.fps or r.fps, size) as video:
-        for marks in tqdm(marks_list, desc="render", unit="frame", disable=not progress):
-            wardrobe.update(marks)
-            for stage, ms in wardrobe.timings_ms.items():
+
+    def draw(clock):
+        with clock("render"):
+            image = grabber.render()
+        if refiner.active:
+            with clock("refine"):
+                image = refiner(image)
+        return image
+
+    with VideoWriter(out, motion.fps or r.fps, size) as video, \
+            tqdm(total=len(marks_list), desc="render", unit="frame", disable=not progress) as bar, \
+            FramePipeline(wardrobe, draw, threaded=pipeline) as frames_pipe:
+        todo = iter(marks_list)
+
+        def emit(shown):
+            for stage, ms in (wardrobe.timings_ms | shown.ms).items():
                 timer.add(stage, ms)
-            with timer.measure("render"):
-                image = grabber.render()
-            if refiner.active:
-                with timer.measure("refine"):
-                    image = refiner(image)
             with timer.measure("encode"):
-                video.write(image)
+                video.write(shown.image)
             if keep_frames is not None:
-                keep_frames.append(image)
+                keep_frames.append(shown.image)
+            bar.update()
+
+        t0 = time.perf_counter()
+        frames_pipe.run(lambda: next(todo, None), emit)
+        loop_s = time.perf_counter() - t0
     wardrobe.remove()
     del studio
+    fps = motion.fps or r.fps
     return {"out": str(out), "frames": video.frames, "fps": motion.fps, "size": list(size),
+            "pipeline": "threaded" if pipeline else "serial", "loop_s": round(loop_s, 3),
+            "render_fps": round(video.frames / loop_s, 2) if loop_s else None,
+            "realtime_ratio": round(video.frames / loop_s / fps, 3) if loop_s and fps else None,
             "stages": timer.summary(), "table": timer.table()}
 
 
 def demo(out: str | Path = "out/demo.mp4", frames: int | None = None, window: bool | None = None,
-         scene_path: str | None = None, progress: bool = True, refine: str | None = None) -> dict:
+         scene_path: str | None = None, progress: bool = True, refine: str | None = None,
+         pipeline: bool = True) -> dict:
     """The main job: the bundled motion on the default avatar, rendered to a video."""
     scene = load_scene(scene_path)
     motion = model_path(scene.motion.path)
     if not motion.is_file():
         raise WardrobeError(f"the bundled motion {motion} is missing: run `make motion` to record it again.")
-    return render_motion(motion, out, frames, window, scene, progress=progress, refine=refine)
+    return render_motion(motion, out, frames, window, scene, progress=progress, refine=refine, pipeline=pipeline)
 
 
 def report(result: dict) -> str:

@@ -23,7 +23,7 @@ def _child(mode: str, opts: LiveOptions, results) -> None:
     from .loop import run_live, run_serial
 
     try:
-        result = (run_live if mode == "two-process" else run_serial)(opts)
+        result = (run_live if mode.startswith("two-process") else run_serial)(opts)
         results.put(summary(result))
     except Exception as exc:  # report it to the parent rather than hang it
         results.put({"mode": mode, "error": f"{type(exc).__name__}: {exc}"})
@@ -48,8 +48,9 @@ def measure(mode: str, opts: LiveOptions) -> dict:
 
 def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_vertices: int = DEFAULT_CLOTH_VERTICES,
         lp_threads: int | None = None, torch_threads: int | None = None, serial: bool = True,
-        pbr: bool = False, just_in_time: bool = True) -> dict:
-    """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict."""
+        pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False) -> dict:
+    """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict.
+    unpipelined: also the two-process loop with the scene's stages one after another (no helper thread)."""
     if not os.path.isfile(video):
         raise WardrobeError(f"no video at {video}: pass --video with a clip (e.g. ../shared/testdata/video/pose_1.mp4).")
     opts = LiveOptions(source=video, seconds=seconds, refine=refine, cloth_vertices=cloth_vertices,
@@ -60,6 +61,8 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
         opts = dataclasses.replace(opts, torch_threads=torch_threads)
     load_before = os.getloadavg()
     runs = {"two_process": measure("two-process", opts)}
+    if unpipelined:
+        runs["two_process_unpipelined"] = measure("two-process-unpipelined", dataclasses.replace(opts, pipelined=False))
     serial_opts = dataclasses.replace(opts, lp_threads=max(opts.lp_threads, 2))  # the serial loop has both cores
     if serial:
         runs["serial"] = measure("serial", serial_opts)
@@ -70,7 +73,7 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
     out = {"video": video, "seconds": seconds, "refine": refine, "cloth_vertices_budget": cloth_vertices,
            "lp_threads": {"two_process": opts.lp_threads, "serial": serial_opts.lp_threads},
            "torch_threads": opts.torch_threads, "msaa": BENCH_MSAA, "shading": "pbr" if pbr else "lite",
-           "just_in_time_worker": just_in_time, "cpus": os.cpu_count(),
+           "just_in_time_worker": just_in_time, "pipelined_scene": opts.pipelined, "cpus": os.cpu_count(),
            "load_avg_before": [round(x, 2) for x in load_before],
            "load_avg_after": [round(x, 2) for x in os.getloadavg()], **runs}
     if serial:
@@ -89,17 +92,17 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
 
 
 def table(runs: dict) -> str:
-    rows = [f"{'loop':<12}{'fps':>7}{'cpu-bound':>10}{'lat med':>9}{'lat p95':>9}{'dropped':>9}{'cpu/s':>14}"
+    rows = [f"{'loop':<24}{'fps':>7}{'cpu-bound':>10}{'lat med':>9}{'lat p95':>9}{'dropped':>9}{'cpu/s':>14}"
             f"{'peak MB':>16}"]
     for name, r in runs.items():
         cpu = "+".join(f"{v:.2f}" for v in r["cpu_share"].values())
         rss = "+".join(f"{v:.0f}" for v in r["peak_rss_mb"].values())
-        rows.append(f"{name:<12}{r['fps']:>7.2f}{r['fps_cpu_bound_estimate'] or float('nan'):>10.1f}"
+        rows.append(f"{name:<24}{r['fps']:>7.2f}{r['fps_cpu_bound_estimate'] or float('nan'):>10.1f}"
                     f"{r['latency_ms_median']:>9.1f}{r['latency_ms_p95']:>9.1f}{r['dropped']:>9}{cpu:>14}{rss:>16}")
     for key, title in (("stages_ms_median", "stage ms (median)"), ("stages_cpu_ms_median", "CPU ms (median)")):
         stages = sorted({s for r in runs.values() for s in r[key]})
         rows.append("")
-        rows.append(f"{title:<20}" + "".join(f"{n:>14}" for n in runs))
+        rows.append(f"{title:<20}" + "".join(f"{n[:24]:>25}" for n in runs))
         for s in stages:
-            rows.append(f"{s:<20}" + "".join(f"{r[key].get(s, float('nan')):>14.2f}" for r in runs.values()))
+            rows.append(f"{s:<20}" + "".join(f"{r[key].get(s, float('nan')):>25.2f}" for r in runs.values()))
     return "\n".join(rows)

@@ -13,7 +13,8 @@ def _live(args):
     if source is None:
         raise WardrobeError("live needs an input: --camera N or --video FILE.")
     opts = LiveOptions(source=source, seconds=args.seconds, scene_path=args.scene, window=args.window,
-                       refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out, pbr=args.pbr)
+                       refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out, pbr=args.pbr,
+                       pipelined=not args.no_pipeline)
     if args.lp_threads is not None:
         opts.lp_threads = args.lp_threads
     import os
@@ -34,7 +35,7 @@ def _bench_live(args):
         raise WardrobeError("--cloth-vertices needs at least 4 nodes, e.g. 1000.")
     return run(args.video, seconds=args.seconds, refine=args.refine, cloth_vertices=args.cloth_vertices,
                lp_threads=args.lp_threads, torch_threads=args.torch_threads, serial=not args.no_serial,
-               pbr=args.pbr, just_in_time=not args.no_just_in_time)
+               pbr=args.pbr, just_in_time=not args.no_just_in_time, unpipelined=args.unpipelined)
 
 
 def register(subparsers, bench_subparsers) -> None:
@@ -51,6 +52,8 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--lp-threads", type=int, default=None, help="llvmpipe render threads (default 1)")
     p.add_argument("--out", default=None, help="also write the shown frames to this video")
     p.add_argument("--pbr", action="store_true", help="simplepbr shading (about 5x the lite shading's render cost)")
+    p.add_argument("--no-pipeline", action="store_true",
+                   help="dress and draw one after another (default: dress the next frame while drawing this one)")
     p.set_defaults(handler=_live)
 
     b = bench_subparsers.add_parser("live", help="two-process live loop vs a serial loop on a paced video")
@@ -65,4 +68,6 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--no-serial", action="store_true", help="skip the serial baseline")
     b.add_argument("--no-just-in-time", action="store_true",
                    help="the pose worker tracks every frame it can instead of timing frames to the scene's pace")
+    b.add_argument("--unpipelined", action="store_true",
+                   help="also run the two-process loop without the scene's helper thread (render/pipeline.py)")
     b.set_defaults(handler=_bench_live)

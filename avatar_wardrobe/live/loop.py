@@ -21,6 +21,7 @@ RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
 BUSY_EMA = 0.2                # smoothing of the scene's time per frame reported to the worker
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
 NS = 1_000_000_000
+HELPER_STAGES = ("solve", "cloth", "garments")  # run by the pipeline's helper thread (most of "garments")
 
 
 @dataclass
@@ -43,6 +44,8 @@ class LiveOptions:
     frames: int | None = None               # stop after this many shown frames
     paced: bool = True                      # False: a video's frames one after another, none skipped (serial only)
     just_in_time: bool = True               # the worker times its frames to the scene's pace (live/worker.py)
+    pipelined: bool = True                  # dress frame N+1 in a helper thread while frame N is drawn
+                                            # (render/pipeline.py); two-process runs only
 
 
 @dataclass
@@ -143,32 +146,43 @@ class SceneLoop:
             self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
 
     def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
-        """Pose, dress, render (with read-back), refine and write one frame; stage times go to `result`.
+        """Pose, dress, render (with read-back), refine and write one frame, one stage after another;
+        stage times go to `result`. Wall times per stage, and CPU times (the thread's own for
+        solve/cloth/garments; the process's, so llvmpipe's and torch's threads too, for render and
+        refine): on a shared machine the wall times include waiting for a core, the CPU times do not."""
+        from ..render.pipeline import FramePipeline
 
-        Wall times per stage, and CPU times (process_time: every thread of this process, so
-        llvmpipe's and torch's too): on a shared machine the wall times include waiting for a
-        core, the CPU times do not."""
-        self.wardrobe.update(marks)
-        for stage, ms in self.wardrobe.timings_ms.items():
-            result.add(stage, ms)
-        for stage, ms in self.wardrobe.timings_cpu_ms.items():
-            result.add_cpu(stage, ms)
-        c1 = time.process_time()
-        t0 = time.perf_counter()
-        image = self.grabber.render()
-        t1 = time.perf_counter()
-        c2 = time.process_time()
-        result.add("render", (t1 - t0) * 1e3)
-        result.add_cpu("render", (c2 - c1) * 1e3)
+        shown = []
+        FramePipeline(self.wardrobe, self.draw, threaded=False).run(
+            lambda: None if shown else marks, lambda frame: shown.append(frame))
+        self.record(shown[0], result, write)
+        return shown[0].image
+
+    def pipeline(self, threaded: bool = True):
+        """A render.pipeline.FramePipeline over this scene's wardrobe and `draw`."""
+        from ..render.pipeline import FramePipeline
+
+        return FramePipeline(self.wardrobe, self.draw, threaded=threaded)
+
+    def draw(self, clock) -> np.ndarray:
+        """Render the applied frame (with read-back) and refine it."""
+        with clock("render"):
+            image = self.grabber.render()
         if self.refiner.active:
-            image = self.refiner(image)
-            result.add("refine", (time.perf_counter() - t1) * 1e3)
-            result.add_cpu("refine", (time.process_time() - c2) * 1e3)
+            with clock("refine"):
+                image = self.refiner(image)
+        return image
+
+    def record(self, shown, result: LiveResult, write: bool = True) -> None:
+        """Stage times of a shown frame into `result`, and the frame into the video when writing one."""
+        for stage, ms in (self.wardrobe.timings_ms | shown.ms).items():
+            result.add(stage, ms)
+        for stage, ms in (self.wardrobe.timings_cpu_ms | shown.cpu_ms).items():
+            result.add_cpu(stage, ms)
         if self.video is not None and write:
             t2 = time.perf_counter()
-            self.video.write(image)
+            self.video.write(shown.image)
             result.add("output", (time.perf_counter() - t2) * 1e3)
-        return image
 
     def close(self) -> None:
         if self.video is not None:
@@ -208,7 +222,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
     on_frame(image, marks, result) is called after each shown frame; returning False stops the loop."""
     from .worker import PoseWorker, cpu_seconds, peak_rss_mb, process_stats
 
-    result = LiveResult(mode="two-process")
+    result = LiveResult(mode="two-process" if opts.pipelined else "two-process-unpipelined")
     worker = PoseWorker(opts.source, just_in_time=opts.just_in_time)
     result.source_fps = worker.fps
     result.worker_pid = None
@@ -219,41 +233,57 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         scene.warm_up()
         worker.start()
         result.worker_pid = worker.pid
-        slot, seq = worker.slot, 0
+        slot = worker.slot
         cpu0, wcpu0 = process_stats()[0], cpu_seconds(worker.pid)
         start = time.monotonic()
-        first_ns = None
-        rss_at = 0.0
-        busy = 0.0
-        while (opts.seconds is None or time.monotonic() - start < opts.seconds) and \
-                (opts.frames is None or result.frames < opts.frames):
+        state = {"seq": 0, "taken": None, "busy": 0.0, "rss_at": 0.0}
+        captured: dict[int, int] = {}   # frame index -> capture time (ns), until it is shown
+
+        def produce():
+            """Next landmarks from the worker (runs in the pipeline's helper thread when pipelined)."""
+            now = time.monotonic_ns()
+            if state["taken"] is not None:  # how long the scene was busy since the last take (not waiting)
+                done = now - state["taken"]
+                busy = state["busy"]
+                state["busy"] = done if not busy else (1 - BUSY_EMA) * busy + BUSY_EMA * done
+            if (opts.seconds is not None and time.monotonic() - start >= opts.seconds) or \
+                    (opts.frames is not None and result.frames >= opts.frames):
+                return None
             t0 = time.perf_counter()
             try:
-                frame = slot.wait(seq, WAIT_TIMEOUT_S, alive=worker.alive)
+                frame = slot.wait(state["seq"], WAIT_TIMEOUT_S, alive=worker.alive)
             except KeyboardInterrupt:  # Ctrl-C ends a camera session: still stop cleanly and report
-                break
+                return None
             if frame is None:
-                break
-            taken = time.monotonic_ns()
+                return None
+            taken = state["taken"] = time.monotonic_ns()
             # When the next frame will be wanted: the scene's busy time per frame, not the period
             # between takes (that includes waiting for the worker, and would feed back into it).
-            slot.report_taken(taken, int(busy))
+            slot.report_taken(taken, int(state["busy"]))
             result.add("wait", (time.perf_counter() - t0) * 1e3)
-            first_ns = first_ns or frame.captured_ns
-            result.overwritten += frame.seq - seq - 1  # published, then replaced before we looked
-            seq = frame.seq
-            marks = _landmarks(frame, worker.size)
+            result.overwritten += frame.seq - state["seq"] - 1  # published, then replaced before we looked
+            state["seq"] = frame.seq
+            captured[frame.index] = frame.captured_ns
+            return _landmarks(frame, worker.size)
+
+        def emit(shown):
+            marks = shown.dressed.marks
+            scene.record(shown, result)
+            result.latency_ms.append((time.monotonic_ns() - captured.pop(marks.index)) / 1e6)
             result.from_worker += 1
             result.landmarks_found += marks.found
-            image = scene.step(marks, result)
-            result.latency_ms.append((time.monotonic_ns() - frame.captured_ns) / 1e6)
             result.frames += 1
-            result.source_frames = frame.index + 1
-            rss_at = _sample_rss(result, rss_at)
-            if on_frame is not None and on_frame(image, marks, result) is False:
-                break
-            done = time.monotonic_ns() - taken
-            busy = done if not busy else (1 - BUSY_EMA) * busy + BUSY_EMA * done
+            result.source_frames = marks.index + 1
+            state["rss_at"] = _sample_rss(result, state["rss_at"])
+            if on_frame is not None and on_frame(shown.image, marks, result) is False:
+                return False
+            return opts.frames is None or result.frames < opts.frames
+
+        with scene.pipeline(threaded=opts.pipelined) as pipe:
+            try:
+                pipe.run(produce, emit)
+            except KeyboardInterrupt:  # Ctrl-C ends a camera session: still stop cleanly and report
+                pass
         result.elapsed_s = time.monotonic() - start
         result.cpu_s = {"scene": round(process_stats()[0] - cpu0, 3),
                         "worker": round(cpu_seconds(worker.pid) - wcpu0, 3)}
@@ -326,18 +356,23 @@ def cpu_bound_fps(result: LiveResult) -> float | None:
     """The frame rate this run's CPU costs allow on two quiet cores: an estimate, not a measurement.
 
     Per shown frame the scene needs its CPU ms (update + render + refine) and the pose worker its
-    track CPU ms; each process can use at most one core and both together two. On a loaded machine
+    track CPU ms; each process can use at most one core (the pipelined scene: one per thread, the
+    helper's stages beside the drawing thread's) and both together two. On a loaded machine
     the measured fps is far lower; this says what the same work would reach without the others."""
     cpu = {k: float(np.median(v)) for k, v in result.stages_cpu.items() if v}
     source_fps = result.source_fps or float("inf")
     if result.mode.startswith("serial"):
         per_frame = sum(cpu.values())
         return round(min(source_fps, 1000.0 / per_frame), 1) if per_frame else None
-    scene = sum(v for k, v in cpu.items() if k != "track (worker)")
+    scene = sum(v for k, v in cpu.items() if k not in ("track (worker)", "wait"))
     worker = cpu.get("track (worker)", 0.0)
     if not scene:
         return None
-    return round(min(source_fps, 1000.0 / scene, 1000.0 / max(worker, 1e-9), 2000.0 / (scene + worker)), 1)
+    scene_period = scene
+    if result.mode == "two-process":  # pipelined: the helper thread's stages beside the drawing thread's
+        helper = sum(cpu.get(k, 0.0) for k in HELPER_STAGES)
+        scene_period = max(helper, scene - helper)
+    return round(min(source_fps, 1000.0 / scene_period, 1000.0 / max(worker, 1e-9), 2000.0 / (scene + worker)), 1)
 
 
 def summary(result: LiveResult) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ class Wardrobe:
         self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
         self._parent = parent if parent is not None else base.render
         self.timings_ms: dict[str, float] = {}      # the last update's stages, wall ms
-        self.timings_cpu_ms: dict[str, float] = {}  # ...and CPU ms of this process (what load does not inflate)
+        self.timings_cpu_ms: dict[str, float] = {}  # ...and CPU ms of the thread that ran it (what load does not inflate)
         self.outfit = Outfit()
         self.outfit.on_equip.append(lambda g: base.messenger.send(EVENT_EQUIP, [g]))
         self.outfit.on_unequip.append(self._take_off)
@@ -116,24 +116,44 @@ class Wardrobe:
     def update(self, marks: Landmarks) -> Pose:
         """Solve one landmarks record and pose the avatar (and its garments) with it.
         Landmarks are smoothed, unseen limbs ease to rest, planted feet stay put (PoseFilter)."""
-        t0, c0 = time.perf_counter(), time.process_time()
-        if marks.found != self._tracking:
-            self._tracking = marks.found
-            self.base.messenger.send(EVENT_TRACKING_FOUND if marks.found else EVENT_TRACKING_LOST, [self])
-        self.pose = self.filter.step(marks)
-        t1, c1 = time.perf_counter(), time.process_time()
-        skeleton = self.avatar.skeleton
-        self.actor.apply_local(skeleton.local_matrices(self.pose.local_rotations, self.pose.root_offset))
-        t2, c2 = time.perf_counter(), time.process_time()
-        self.timings_ms = {"solve": (t1 - t0) * 1e3, "pose": (t2 - t1) * 1e3}
-        self.timings_cpu_ms = {"solve": (c1 - c0) * 1e3, "pose": (c2 - c1) * 1e3}
+        return self.apply(self.prepare(marks))
+
+    def prepare(self, marks: Landmarks) -> "Dressed":
+        """The numpy/PyBullet half of `update`: solve the pose and shape every worn garment, without
+        touching Panda, so a helper thread may run it while Panda draws the previous frame
+        (render/pipeline.py). Frames must be prepared and applied in order, one at a time."""
+        t0, c0 = time.perf_counter(), time.thread_time()
+        pose = self.filter.step(marks)
+        local = self.avatar.skeleton.local_matrices(pose.local_rotations, pose.root_offset)
+        t1, c1 = time.perf_counter(), time.thread_time()
+        dressed = Dressed(marks, pose, local, timings_ms={"solve": (t1 - t0) * 1e3},
+                          timings_cpu_ms={"solve": (c1 - c0) * 1e3})
         if self._worn:
-            cloth_s, cloth_cpu_s = self._dress(self.pose)
+            dressed.shapes, cloth_s, cloth_cpu_s = self._shape_garments(pose)
             if self.cloth_enabled:
-                self.timings_ms["cloth"] = cloth_s * 1e3
-                self.timings_cpu_ms["cloth"] = cloth_cpu_s * 1e3
-            self.timings_ms["garments"] = (time.perf_counter() - t2 - cloth_s) * 1e3
-            self.timings_cpu_ms["garments"] = (time.process_time() - c2 - cloth_cpu_s) * 1e3
+                dressed.timings_ms["cloth"] = cloth_s * 1e3
+                dressed.timings_cpu_ms["cloth"] = cloth_cpu_s * 1e3
+            dressed.timings_ms["garments"] = (time.perf_counter() - t1 - cloth_s) * 1e3
+            dressed.timings_cpu_ms["garments"] = (time.thread_time() - c1 - cloth_cpu_s) * 1e3
+        return dressed
+
+    def apply(self, dressed: "Dressed") -> Pose:
+        """The Panda half of `update` (call it from Panda's thread): pose the actor, upload the
+        garments, send the tracking events; the stage times land in `timings_ms`/`timings_cpu_ms`."""
+        t0, c0 = time.perf_counter(), time.thread_time()
+        found = dressed.marks.found
+        if found != self._tracking:
+            self._tracking = found
+            self.base.messenger.send(EVENT_TRACKING_FOUND if found else EVENT_TRACKING_LOST, [self])
+        self.pose = dressed.pose
+        self.actor.apply_local(dressed.local)
+        t1, c1 = time.perf_counter(), time.thread_time()
+        self._show(dressed.shapes)
+        self.timings_ms = dict(dressed.timings_ms, pose=(t1 - t0) * 1e3)
+        self.timings_cpu_ms = dict(dressed.timings_cpu_ms, pose=(c1 - c0) * 1e3)
+        if dressed.shapes:
+            self.timings_ms["garments"] += (time.perf_counter() - t1) * 1e3
+            self.timings_cpu_ms["garments"] += (time.thread_time() - c1) * 1e3
         return self.pose
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
@@ -336,30 +356,45 @@ class Wardrobe:
         body = self.avatar.body
         self.actor.set_hidden_faces(self.outfit.hidden_faces(body.faces, body.regions))
 
-    def _dress(self, pose: Pose) -> tuple[float, float]:
-        """Pose every worn garment (simulated or skinned) and upload it; returns the (wall, CPU) seconds
-        spent simulating."""
+    def _dress(self, pose: Pose) -> None:
+        """Pose every worn garment (simulated or skinned) and upload it."""
+        self._show(self._shape_garments(pose)[0])
+
+    def _shape_garments(self, pose: Pose) -> tuple[list, float, float]:
+        """Each worn garment's (worn, positions, normals, fit colours or None) for a pose, simulated
+        or skinned, plus the (wall, CPU) seconds spent simulating. No Panda calls."""
         matrices = None
+        shapes = []
         cloth_s = cloth_cpu_s = 0.0
-        for worn in self._worn.values():
+        for worn in list(self._worn.values()):
             g = worn.garment
             if worn.sim is not None:
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 state = worn.sim.step(pose)
                 cloth_s += time.perf_counter() - t0
-                cloth_cpu_s += time.process_time() - c0
-                worn.view.show(state.positions, state.normals)
+                cloth_cpu_s += time.thread_time() - c0
                 self.cloth_resets = max(self.cloth_resets, state.resets)
+                colors = None
                 if self.fit_map:
                     from ..cloth.fit import strain_colors
 
-                    worn.view.set_colors(strain_colors(np.maximum(state.strain, self._rest_fit(worn))))
+                    colors = strain_colors(np.maximum(state.strain, self._rest_fit(worn)))
+                shapes.append((worn, state.positions, state.normals, colors))
                 continue
             if matrices is None:
                 matrices = skin_matrices(self.avatar.skeleton, pose.local_rotations, pose.root_offset)
             positions, normals = skin_points(g.positions, worn.joints, g.weights, matrices, g.normals)
+            shapes.append((worn, positions, normals, None))
+        return shapes, cloth_s, cloth_cpu_s
+
+    def _show(self, shapes: list) -> None:
+        """Upload garment shapes to their views (a garment taken off since it was shaped is skipped)."""
+        for worn, positions, normals, colors in shapes:
+            if self._worn.get(worn.garment.meta.slot) is not worn:
+                continue
             worn.view.show(positions, normals)
-        return cloth_s, cloth_cpu_s
+            if colors is not None:
+                worn.view.set_colors(colors)
 
     # -- output -------------------------------------------------------------------------------
     def snapshot(self) -> np.ndarray:
@@ -378,6 +413,18 @@ class Wardrobe:
         self.actor.remove()
         if self.studio is not None:
             self.studio.remove()
+
+
+@dataclass
+class Dressed:
+    """One frame made ready by `Wardrobe.prepare` (numpy only) for `Wardrobe.apply` (Panda)."""
+
+    marks: Landmarks
+    pose: Pose
+    local: np.ndarray                # skeleton local matrices of the pose
+    shapes: list = field(default_factory=list)   # (worn, positions, normals, fit colours or None)
+    timings_ms: dict = field(default_factory=dict)
+    timings_cpu_ms: dict = field(default_factory=dict)  # CPU of the thread that prepared it
 
 
 @dataclass

@@ -1,0 +1,81 @@
+"""FramePipeline: dressing frame N+1 in a helper thread while Panda draws frame N changes no frame."""
+import threading
+
+import numpy as np
+import pytest
+
+from avatar_wardrobe.cloth.simulator import ClothSettings
+from avatar_wardrobe.pose.recording import read_motion
+from avatar_wardrobe.render.capture import FrameGrabber
+from avatar_wardrobe.render.pipeline import FramePipeline
+from avatar_wardrobe.render.plugin import Wardrobe
+from avatar_wardrobe.settings import model_path
+
+FRAMES = 8
+SIM_NODES = 300  # a small simulated shirt keeps the test quick; cloth still runs in the helper thread
+
+
+@pytest.fixture(scope="module")
+def motion_frames():
+    return read_motion(model_path("motions/pose_1.jsonl")).frames[30:30 + FRAMES]
+
+
+def _run(base, frames, threaded, grabber, emit_extra=None):
+    """Fresh wardrobe (fresh filter and cloth), the frames through a pipeline; the images and who prepared them."""
+    wardrobe = Wardrobe(base, studio=True, cloth_settings=ClothSettings(sim_vertices=SIM_NODES))
+    prepared_in, images, order = [], [], []
+    prepare = wardrobe.prepare
+
+    def spy(marks):
+        prepared_in.append(threading.current_thread().name)
+        return prepare(marks)
+
+    wardrobe.prepare = spy
+    todo = iter(frames)
+
+    def emit(shown):
+        images.append(shown.image)
+        order.append(shown.dressed.marks.index)
+        assert set(shown.ms) == {"render"} and shown.cpu_ms["render"] >= 0.0
+        return emit_extra(shown) if emit_extra else None
+
+    def draw(clock):
+        with clock("render"):
+            return grabber.render()
+
+    try:
+        with FramePipeline(wardrobe, draw, threaded=threaded) as pipe:
+            shown = pipe.run(lambda: next(todo, None), emit)
+    finally:
+        wardrobe.remove()
+    return shown, images, order, prepared_in
+
+
+def test_threaded_frames_equal_the_serial_frames(panda_base, motion_frames):
+    grabber = FrameGrabber(panda_base)
+    n_serial, serial, order_s, who_s = _run(panda_base, motion_frames, False, grabber)
+    n_threaded, threaded, order_t, who_t = _run(panda_base, motion_frames, True, grabber)
+    assert n_serial == n_threaded == FRAMES
+    assert order_s == order_t == [m.index for m in motion_frames]  # in order, none skipped or repeated
+    assert set(who_s) == {threading.main_thread().name}
+    assert all(name.startswith("aw-dress") for name in who_t)  # the cloth really ran beside the draw
+    moved = sum(not np.array_equal(a, b) for a, b in zip(serial[:-1], serial[1:]))
+    assert moved >= FRAMES // 2  # the frames show motion, so equality below means something
+    for a, b in zip(serial, threaded):
+        assert np.array_equal(a, b)
+
+
+def test_emit_false_stops_and_errors_in_the_helper_reach_the_caller(panda_base, motion_frames):
+    grabber = FrameGrabber(panda_base)
+    shown, *_ = _run(panda_base, motion_frames, True, grabber, emit_extra=lambda s: False)
+    assert shown == 1
+    wardrobe = Wardrobe(panda_base, scene=None)
+    try:
+        def produce():
+            raise RuntimeError("camera fell over")
+
+        with FramePipeline(wardrobe, lambda clock: grabber.render()) as pipe:
+            with pytest.raises(RuntimeError, match="camera fell over"):
+                pipe.run(produce, lambda shown: None)
+    finally:
+        wardrobe.remove()
