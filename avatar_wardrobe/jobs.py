@@ -172,19 +172,19 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
 
     def draw(clock):
         with clock("render"):
-            image = grabber.render()
-        if refiner.active:
-            with clock("refine"):
-                image = refiner(image)
-        return image
+            return grabber.render()
+
+    def finish(image, clock):
+        with clock("refine"):
+            return refiner(image)
 
     with VideoWriter(out, motion.fps or r.fps, size) as video, \
             tqdm(total=len(marks_list), desc="render", unit="frame", disable=not progress) as bar, \
-            FramePipeline(wardrobe, draw, threaded=pipeline) as frames_pipe:
+            FramePipeline(wardrobe, draw, threaded=pipeline, finish=finish if refiner.active else None) as frames_pipe:
         todo = iter(marks_list)
 
         def emit(shown):
-            for stage, ms in (wardrobe.timings_ms | shown.ms).items():
+            for stage, ms in (shown.dressed.timings_ms | shown.ms).items():
                 timer.add(stage, ms)
             with timer.measure("encode"):
                 video.write(shown.image)

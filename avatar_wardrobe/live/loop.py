@@ -21,7 +21,8 @@ RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
 BUSY_EMA = 0.2                # smoothing of the scene's time per frame reported to the worker
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
 NS = 1_000_000_000
-HELPER_STAGES = ("solve", "cloth", "garments")  # run by the pipeline's helper thread (most of "garments")
+HELPER_STAGES = ("solve", "cloth", "garments")  # run by the pipeline's dress thread (most of "garments")
+FINISH_STAGE = "refine"                         # run by the pipeline's finish thread
 
 
 @dataclass
@@ -150,34 +151,32 @@ class SceneLoop:
         stage times go to `result`. Wall times per stage, and CPU times (the thread's own for
         solve/cloth/garments; the process's, so llvmpipe's and torch's threads too, for render and
         refine): on a shared machine the wall times include waiting for a core, the CPU times do not."""
-        from ..render.pipeline import FramePipeline
-
         shown = []
-        FramePipeline(self.wardrobe, self.draw, threaded=False).run(
-            lambda: None if shown else marks, lambda frame: shown.append(frame))
+        self.pipeline(threaded=False).run(lambda: None if shown else marks, shown.append)
         self.record(shown[0], result, write)
         return shown[0].image
 
     def pipeline(self, threaded: bool = True):
-        """A render.pipeline.FramePipeline over this scene's wardrobe and `draw`."""
+        """A render.pipeline.FramePipeline over this scene: dress, draw, and refine as its finish stage."""
         from ..render.pipeline import FramePipeline
 
-        return FramePipeline(self.wardrobe, self.draw, threaded=threaded)
+        return FramePipeline(self.wardrobe, self.draw, threaded=threaded,
+                             finish=self.finish if self.refiner.active else None)
 
     def draw(self, clock) -> np.ndarray:
-        """Render the applied frame (with read-back) and refine it."""
+        """Render the applied frame (with read-back)."""
         with clock("render"):
-            image = self.grabber.render()
-        if self.refiner.active:
-            with clock("refine"):
-                image = self.refiner(image)
-        return image
+            return self.grabber.render()
+
+    def finish(self, image: np.ndarray, clock) -> np.ndarray:
+        with clock("refine"):
+            return self.refiner(image)
 
     def record(self, shown, result: LiveResult, write: bool = True) -> None:
         """Stage times of a shown frame into `result`, and the frame into the video when writing one."""
-        for stage, ms in (self.wardrobe.timings_ms | shown.ms).items():
+        for stage, ms in (shown.dressed.timings_ms | shown.ms).items():
             result.add(stage, ms)
-        for stage, ms in (self.wardrobe.timings_cpu_ms | shown.cpu_ms).items():
+        for stage, ms in (shown.dressed.timings_cpu_ms | shown.cpu_ms).items():
             result.add_cpu(stage, ms)
         if self.video is not None and write:
             t2 = time.perf_counter()
@@ -369,9 +368,9 @@ def cpu_bound_fps(result: LiveResult) -> float | None:
     if not scene:
         return None
     scene_period = scene
-    if result.mode == "two-process":  # pipelined: the helper thread's stages beside the drawing thread's
-        helper = sum(cpu.get(k, 0.0) for k in HELPER_STAGES)
-        scene_period = max(helper, scene - helper)
+    if result.mode == "two-process":  # pipelined: the helpers' stages beside the drawing thread's
+        helper, finish = sum(cpu.get(k, 0.0) for k in HELPER_STAGES), cpu.get(FINISH_STAGE, 0.0)
+        scene_period = max(helper, finish, scene - helper - finish)
     return round(min(source_fps, 1000.0 / scene_period, 1000.0 / max(worker, 1e-9), 2000.0 / (scene + worker)), 1)
 
 

@@ -139,7 +139,8 @@ class Wardrobe:
 
     def apply(self, dressed: "Dressed") -> Pose:
         """The Panda half of `update` (call it from Panda's thread): pose the actor, upload the
-        garments, send the tracking events; the stage times land in `timings_ms`/`timings_cpu_ms`."""
+        garments, send the tracking events. The frame's stage times (prepare's and apply's) are in
+        `dressed.timings_ms`/`timings_cpu_ms`, and in `self.timings_ms`/`timings_cpu_ms` until the next."""
         t0, c0 = time.perf_counter(), time.thread_time()
         found = dressed.marks.found
         if found != self._tracking:
@@ -149,11 +150,12 @@ class Wardrobe:
         self.actor.apply_local(dressed.local)
         t1, c1 = time.perf_counter(), time.thread_time()
         self._show(dressed.shapes)
-        self.timings_ms = dict(dressed.timings_ms, pose=(t1 - t0) * 1e3)
-        self.timings_cpu_ms = dict(dressed.timings_cpu_ms, pose=(c1 - c0) * 1e3)
+        wall, cpu = dressed.timings_ms, dressed.timings_cpu_ms
+        wall["pose"], cpu["pose"] = (t1 - t0) * 1e3, (c1 - c0) * 1e3
         if dressed.shapes:
-            self.timings_ms["garments"] += (time.perf_counter() - t1) * 1e3
-            self.timings_cpu_ms["garments"] += (time.thread_time() - c1) * 1e3
+            wall["garments"] += (time.perf_counter() - t1) * 1e3
+            cpu["garments"] += (time.thread_time() - c1) * 1e3
+        self.timings_ms, self.timings_cpu_ms = dict(wall), dict(cpu)
         return self.pose
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:

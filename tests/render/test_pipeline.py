@@ -20,7 +20,7 @@ def motion_frames():
     return read_motion(model_path("motions/pose_1.jsonl")).frames[30:30 + FRAMES]
 
 
-def _run(base, frames, threaded, grabber, emit_extra=None):
+def _run(base, frames, threaded, grabber, emit_extra=None, finish=None):
     """Fresh wardrobe (fresh filter and cloth), the frames through a pipeline; the images and who prepared them."""
     wardrobe = Wardrobe(base, studio=True, cloth_settings=ClothSettings(sim_vertices=SIM_NODES))
     prepared_in, images, order = [], [], []
@@ -36,7 +36,8 @@ def _run(base, frames, threaded, grabber, emit_extra=None):
     def emit(shown):
         images.append(shown.image)
         order.append(shown.dressed.marks.index)
-        assert set(shown.ms) == {"render"} and shown.cpu_ms["render"] >= 0.0
+        assert set(shown.ms) == ({"render", "refine"} if finish else {"render"})
+        assert min(shown.cpu_ms.values()) >= 0.0
         return emit_extra(shown) if emit_extra else None
 
     def draw(clock):
@@ -44,7 +45,7 @@ def _run(base, frames, threaded, grabber, emit_extra=None):
             return grabber.render()
 
     try:
-        with FramePipeline(wardrobe, draw, threaded=threaded) as pipe:
+        with FramePipeline(wardrobe, draw, threaded=threaded, finish=finish) as pipe:
             shown = pipe.run(lambda: next(todo, None), emit)
     finally:
         wardrobe.remove()
@@ -79,3 +80,29 @@ def test_emit_false_stops_and_errors_in_the_helper_reach_the_caller(panda_base, 
                 pipe.run(produce, lambda shown: None)
     finally:
         wardrobe.remove()
+
+
+def test_a_finish_stage_refines_in_its_own_thread_with_the_same_frames(panda_base, motion_frames):
+    from avatar_wardrobe.refine.runner import Refiner
+    from avatar_wardrobe.settings import RefineSettings
+
+    refiner = Refiner.create("enhance", RefineSettings(style="enhance", internal_height=96, threads=1))
+    assert refiner.active  # the shipped weights
+    finished_in = []
+
+    def finish(image, clock):
+        finished_in.append(threading.current_thread().name)
+        with clock("refine"):
+            return refiner(image)
+
+    grabber = FrameGrabber(panda_base)
+    _, serial, _, _ = _run(panda_base, motion_frames, False, grabber, finish=finish)
+    assert set(finished_in) == {threading.main_thread().name}
+    finished_in.clear()
+    n, threaded, order, _ = _run(panda_base, motion_frames, True, grabber, finish=finish)
+    assert n == FRAMES and order == [m.index for m in motion_frames]
+    assert finished_in and all(name.startswith("aw-finish") for name in finished_in)
+    plain = _run(panda_base, motion_frames[:1], False, grabber)[1][0]
+    assert not np.array_equal(plain, serial[0])  # the refiner changed the frame
+    for a, b in zip(serial, threaded):
+        assert np.array_equal(a, b)
