@@ -69,6 +69,18 @@ def _mirror_order() -> list[int]:
     return order
 
 
+def _write_png(path: Path, image: np.ndarray, marks: Landmarks, truth_cv: np.ndarray, focal: float) -> None:
+    import cv2
+
+    img = image.copy()
+    h, w = img.shape[:2]
+    for x, y in marks.image[:, :2] * (w, h):
+        cv2.circle(img, (int(x), int(y)), 3, (0, 255, 0), -1)
+    for p in truth_cv:
+        cv2.circle(img, (int(focal * p[0] / p[2] + w / 2), int(focal * p[1] / p[2] + h / 2)), 2, (0, 0, 255), -1)
+    cv2.imwrite(str(path), img)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--avatar", required=True, help="glb under models/ or absolute")
@@ -76,6 +88,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--max-samples", type=int, default=100000)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--png", type=int, default=0, help="also write the first N renders, MediaPipe's 2D landmarks "
+                    "(green) and the true keypoints projected (red) drawn on, next to --out")
     args = ap.parse_args()
     if args.seed == BENCH_SEED:
         sys.exit(f"seed {BENCH_SEED} is the benchmark's: pick another")
@@ -142,6 +156,9 @@ def main() -> None:
                                                                          - np.array(base.cam.getPos(base.render))))
                                  for n in names])
             h = bench.RENDER_SIZE[1]
+            if len(rows["image"]) < args.png:
+                _write_png(out.with_name(f"{out.stem}_{len(rows['image']):03d}.png"), image, marks, truth_cv,
+                           h / 2 / math.tan(math.radians(camera.vertical_fov_deg) / 2))
             rows["image"].append(np.asarray(marks.image, np.float32))
             rows["visibility"].append(np.asarray(marks.visibility, np.float32))
             rows["world"].append(np.asarray(marks.world, np.float32))

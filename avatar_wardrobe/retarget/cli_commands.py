@@ -34,7 +34,8 @@ def _views(text: str) -> tuple[float, ...]:
 def _bench_retarget(args):
     from .bench import run_retarget
 
-    return run_retarget(args.poses, _views(args.views), args.seed, args.shape)
+    lifter = {"auto": "auto", "off": False}.get(args.lifter, args.lifter)
+    return run_retarget(args.poses, _views(args.views), args.seed, args.shape, learned_prior=lifter)
 
 
 def _bench_keypoints(args):
@@ -64,6 +65,8 @@ def register(sub, bench_sub) -> None:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--shape", default=None, help="height=1.72,mass=70,gender=0.5 (0 male .. 1 female): a body made "
                    "with anny when installed, else the nearest bundled one")
+    b.add_argument("--lifter", default="auto", help="learned lifter weights: auto (models/lifter.npz when present), "
+                   "off, or a .npz path (an error when missing)")
     b.add_argument("--json", action="store_true", help="(the JSON line is always printed)")
     b.set_defaults(handler=_bench_retarget)
 

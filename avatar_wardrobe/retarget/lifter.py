@@ -29,6 +29,20 @@ BONES = (
       for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))),
 )
 MIN_TORSO = 1e-6
+# Whether the prior takes the predicted torso (spine, hip and shoulder lines) too, or MediaPipe's.
+PRIOR_TORSO = False
+# The TREE bones of retarget.lifting whose directions the lifter predicts (the hip and shoulder
+# halves lie along its hip and shoulder lines), for lifting them as predicted with the known
+# lengths (solver.LIFTER_DIRECT) rather than as a depth prior. On held-out renders that is the
+# more accurate (models/lifter.md, "direct"); on a real video (bench keypoints, pose_1.mp4) it
+# broke the avatar's fit to the image, so the solver uses the prior.
+TRUSTED = (("mid_hip", "left_hip"), ("mid_hip", "right_hip"), ("mid_hip", "mid_shoulder"),
+           ("mid_shoulder", "left_shoulder"), ("mid_shoulder", "right_shoulder"),
+           *((f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
+             for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))))
+# The prediction is averaged with the one for the mirror image (x -> -x, left and right swapped),
+# mirrored back: the network was trained on both, and the two disagree mostly where it is unsure.
+MIRROR_AVERAGE = True
 FEATURES = lm.COUNT * 2 + lm.COUNT * 3 + lm.COUNT + 3  # rays, world, visibility, hip ray + log scale
 
 
@@ -53,6 +67,30 @@ def features(image: np.ndarray, visibility: np.ndarray, world: np.ndarray, image
     n = len(rays)
     return np.concatenate([rays.reshape(n, -1), world.reshape(n, -1), np.asarray(visibility, np.float64).reshape(n, -1),
                            hip, np.log(np.maximum(torso, MIN_TORSO))[:, None]], axis=1)
+
+
+def _swap(name: str) -> str:
+    return name.replace("left", "@").replace("right", "left").replace("@", "right")
+
+
+def _mirror_maps():
+    """(feature permutation, feature signs, bone permutation, bone signs): a feature vector of the
+    mirror image is x[perm] * sign; its predicted bone k, mirrored back, is bone_perm[k] of the
+    original times (-1, 1, 1) * bone_sign[k]."""
+    order = [lm.INDEX[_swap(n)] for n in lm.NAMES]
+    perm, sign = [], []
+    for dims, offset in ((2, 0), (3, lm.COUNT * 2)):
+        for i in order:
+            perm += [offset + i * dims + d for d in range(dims)]
+            sign += [-1.0] + [1.0] * (dims - 1)
+    base = lm.COUNT * 5
+    perm += [base + i for i in order] + [base + lm.COUNT, base + lm.COUNT + 1, base + lm.COUNT + 2]
+    sign += [1.0] * lm.COUNT + [-1.0, 1.0, 1.0]
+    bones = list(BONES)
+    bone_perm = [bones.index((_swap(a), _swap(b))) if (_swap(a), _swap(b)) in bones else
+                 bones.index((_swap(b), _swap(a))) for a, b in bones]
+    bone_sign = [1.0 if (_swap(a), _swap(b)) in bones else -1.0 for a, b in bones]
+    return np.array(perm), np.array(sign), np.array(bone_perm), np.array(bone_sign)
 
 
 def bone_directions(points: dict[str, np.ndarray] | np.ndarray, names=None) -> np.ndarray:
@@ -88,14 +126,26 @@ class Lifter:
         if self.mean.shape != (FEATURES,) or self.layers[-1][0].shape[1] != len(BONES) * 3:
             raise WardrobeError(f"{path} was made for other inputs or outputs: retrain with tools/train_lifter.py")
         self.path = path
+        self._mirror = _mirror_maps()
 
     @property
     def parameters(self) -> int:
         return int(sum(w.size + b.size for w, b in self.layers))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, mirror_average: bool = MIRROR_AVERAGE) -> np.ndarray:
         """(N, FEATURES) -> (N, len(BONES), 3) unit bone directions in the camera frame."""
-        h = (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+        x = np.asarray(x, dtype=np.float64)
+        if not mirror_average:
+            return self._forward(x)
+        perm, sign, bone_perm, bone_sign = self._mirror
+        both = self._forward(np.concatenate([x, x[:, perm] * sign]))
+        back = np.empty_like(both[len(x):])
+        back[:, bone_perm] = both[len(x):] * np.array([-1.0, 1.0, 1.0]) * bone_sign[:, None]
+        out = both[: len(x)] + back
+        return out / np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-12)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.std
         w, b = self.layers[0]
         h = np.maximum(h @ w + b, 0.0)
         for k in range(self.blocks):
@@ -106,20 +156,23 @@ class Lifter:
         return out / np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-12)
 
     def prior_world(self, image: np.ndarray, visibility: np.ndarray, world: np.ndarray,
-                    image_size, focal_px: float) -> np.ndarray:
+                    image_size, focal_px: float, torso: bool = PRIOR_TORSO) -> np.ndarray:
         """MediaPipe's (33, 3) world landmarks with the predicted bones' directions put in (each
         bone keeps MediaPipe's length; hands, feet and face ride along rigidly): a depth prior for
         retarget.lifting.lift."""
         world = np.asarray(world, dtype=np.float64)
         dirs = self.predict(features(image[None], np.asarray(visibility)[None], world[None],
                                      np.asarray(image_size)[None], [focal_px]))[0]
-        return rebuild(world, dirs)
+        return rebuild(world, dirs, torso)
 
 
-def rebuild(world: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    """World landmarks re-posed so the BONES point along `dirs` (MediaPipe's lengths kept)."""
+def rebuild(world: np.ndarray, dirs: np.ndarray, torso: bool = True) -> np.ndarray:
+    """World landmarks re-posed so the BONES point along `dirs` (MediaPipe's lengths kept);
+    `torso=False` keeps MediaPipe's hips, shoulders and face and re-aims the limbs only."""
     p = {n: world[lm.INDEX[n]] for n in lm.NAMES}
     out = dict(p)
+    if not torso:
+        dirs = np.concatenate([bone_directions(world)[:3], dirs[3:]])
     d = dict(zip(BONES, dirs))
     hip_half = np.linalg.norm(p["left_hip"] - p["right_hip"]) / 2
     sh_half = np.linalg.norm(p["left_shoulder"] - p["right_shoulder"]) / 2

@@ -48,6 +48,7 @@ THIGH_BACK_LIMIT = -0.5
 ARM_BACK_LIMIT = -0.7
 KNEE_FORWARD_LIMIT = 0.3
 KNEE_BENT_SHARE = 0.3  # |bend| / L above which the knee's bend direction counts
+TRUSTED_ON_RAY = True  # trusted bones are turned onto their child's pixel ray (see _toward_ray)
 
 
 def _named(points: np.ndarray) -> dict[str, np.ndarray]:
@@ -86,14 +87,15 @@ def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forwa
 
 def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
          lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None,
-         prior: np.ndarray | None = None) -> np.ndarray:
+         prior: np.ndarray | None = None, trusted=()) -> np.ndarray:
     """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
 
     `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
     calibration's) in place of the world landmarks' own; any scale, only their ratios count.
     `focal_px` (the camera's focal length in pixels) lifts along the pixels' rays in perspective;
     without it, weak perspective (parallel rays). `prior` (33, 3): the landmarks whose bones give the
-    depths and the lengths not known (e.g. retarget.lifter's re-aimed ones); default `world`."""
+    depths and the lengths not known (e.g. retarget.lifter's re-aimed ones); default `world`. Bones
+    in `trusted` ((parent, child) of TREE) take the prior's direction as it is (with their length)."""
     known = lengths or {}
     w, h = image_size
     px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
@@ -126,6 +128,12 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
             forward = _facing(out)
         bone = pri[child] - pri[parent]
         length = float(known.get((parent, child)) or np.linalg.norm(bone))
+        if (parent, child) in trusted:
+            d = bone / max(float(np.linalg.norm(bone)), 1e-12)
+            if rays is not None and TRUSTED_ON_RAY:
+                d = _toward_ray(out[parent], rays[child], d)
+            out[child] = out[parent] + d * length
+            continue
         if rays is None:
             lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length)
         else:
@@ -142,6 +150,21 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     for name in HEAD:  # the face rides on the lifted shoulders, rigidly
         result[lm.INDEX[name]] = wld[name] + shift
     return result
+
+
+def _toward_ray(parent: np.ndarray, ray: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The direction from `parent` to the point of the child's pixel ray nearest the line
+    parent + s * d: the predicted direction turned into the plane of the camera, the parent and
+    the child's ray, so the bone's image is the 2D landmarks' (its tilt out of the image: d's)."""
+    # closest points of the lines t * ray and parent + s * d
+    b = float(ray @ d)
+    denom = 1.0 - b * b
+    if denom < 1e-9:
+        return d
+    t = float((ray @ parent) - b * (d @ parent)) / denom
+    v = t * ray - parent
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-9 else d
 
 
 def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: float):

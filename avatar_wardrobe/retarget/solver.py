@@ -69,6 +69,10 @@ ASSUMED_VERTICAL_FOV_DEG = ArSettings.camera_fov_deg  # "up" in MediaPipe's came
 # (retarget.lifter, models/lifter.npz) when its weights are there. "auto": use them when present,
 # else lift with MediaPipe's world landmarks as the prior (and say so once in the log).
 LEARNED_PRIOR = "auto"
+# True: lifting takes the lifter's bones as they are (retarget.lifter.TRUSTED); False: as the depth
+# prior of the 2D lifting only. Measured with bench keypoints on pose_1.mp4 (a real video), taking
+# them as they are broke the image fit (PCK 0.86 -> 0.69-0.74); as a prior it stays at 0.85.
+LIFTER_DIRECT = False
 # Which joint ends each aimed bone in the rig (its direction in the bind pose).
 BONE_END = {"clavicle": "upper_arm", "upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg",
             "lower_leg": "foot", "foot": "toes"}
@@ -343,15 +347,16 @@ class Solver:
             focal = None
             if self.vertical_fov_deg:
                 focal = marks.image_size[1] / 2 / math.tan(math.radians(self.vertical_fov_deg) / 2)
-            return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal,
-                        prior=self.depth_prior(marks))
+            prior = self.depth_prior(marks)
+            return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
+                        trusted=learned.TRUSTED if prior is not marks.world and LIFTER_DIRECT else ())
         return np.asarray(marks.world, dtype=np.float64)
 
     def depth_prior(self, marks: Landmarks) -> np.ndarray:
         """The world landmarks lifting takes its depths from: the learned lifter's when loaded, else
         MediaPipe's. The last frame's is kept (PoseFilter asks twice per frame)."""
         if self.lifter is None or marks.visibility is None:
-            return np.asarray(marks.world, dtype=np.float64)
+            return marks.world
         if self._prior_cache is not None and self._prior_cache[0] is marks:
             return self._prior_cache[1]
         fov = self.vertical_fov_deg or ASSUMED_VERTICAL_FOV_DEG
