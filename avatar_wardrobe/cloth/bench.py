@@ -189,7 +189,8 @@ def _run(garment, avatar, poses, settings: ClothSettings, body: BodySurface, pro
                 clean = dist[~fold]
                 depth_nofold.append(max(0.0, -clean.min()) if len(clean) else 0.0)
         result = {
-            "sim_vertices": len(sim.sim.positions), "render_vertices": garment.vertex_count,
+            "sim_vertices": len(sim.sim.positions), "bullet_nodes": len(sim.bullet_nodes),
+            "render_vertices": garment.vertex_count,
             "proxies": len(sim.proxy_index), "pinned_nodes": len(sim.pinned), "frames": len(poses) - 1,
             "ms_per_frame_median": _r(np.median(timings)), "ms_per_frame_p95": _r(np.percentile(timings, 95)),
             "cpu_ms_per_frame_median": _r(np.median(cpu)),

@@ -15,6 +15,12 @@ cloth/fabrics.py for the parameter sweep):
   `bodyFramePosition` is the node's pivot in the body's frame: left out, every pinned node is
   pulled onto the body's origin.
 - `loadSoftBody` caches meshes by file name: every load writes a fresh, uniquely named .obj.
+- A soft body made of two disconnected pieces never returns from `stepSimulation` in the classic
+  world (two 6x6 squares in one .obj hang; each alone steps in 0.4 ms): `add_cloth` refuses one,
+  and a garment's loose part is loaded as one cloth per connected piece.
+- Anchors are soft: a row of anchored nodes holding a hanging cloth sags ~5-7 mm below its
+  frames at rest and 1-3 cm in fast motion; a heavily anchored cloth also pulls a 40 m/s
+  `resetBaseVelocity` kick back within a frame (a third of its nodes anchored).
 - Node positions cannot be written in the classic world (`resetMeshData` is deformable-only);
   what can be done to a whole cloth is a rigid move (`resetBasePositionAndOrientation`, which
   moves it relative to its centre of mass), one velocity for all nodes (`resetBaseVelocity`),
@@ -59,6 +65,18 @@ def _tmp_dir() -> str:
 
 def _xyzw(q_wxyz: np.ndarray) -> list[float]:
     return [float(q_wxyz[1]), float(q_wxyz[2]), float(q_wxyz[3]), float(q_wxyz[0])]
+
+
+def _piece_count(faces: np.ndarray, count: int) -> int:
+    """Edge-connected pieces of a triangle mesh."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(faces) == 0:
+        return 0
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
+    graph = csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(count, count))
+    return int(connected_components(graph, directed=False)[0])
 
 
 @dataclass
@@ -156,13 +174,18 @@ class ClothWorld:
         """Load a triangle mesh as a soft body; returns its index in `self.cloths`.
 
         Node i is vertex i. In the classic world only `margin` (and the mesh itself) changes the
-        result; `mass` and `soft_body_args` matter in the deformable world only.
+        result; `mass` and `soft_body_args` matter in the deformable world only. The mesh must be
+        one connected piece.
         """
+        faces = np.asarray(faces, int)
+        if _piece_count(faces, len(positions)) > 1:
+            raise WardrobeError("a cloth mesh must be one connected piece (PyBullet hangs on several): "
+                                "load each piece as its own cloth.")
         fd, path = tempfile.mkstemp(prefix="aw_cloth_", suffix=".obj", dir=_tmp_dir())
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write("".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in np.asarray(positions, float)))
-                fh.write("".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in np.asarray(faces, int)))
+                fh.write("".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces))
             body = p.loadSoftBody(path, mass=float(mass), collisionMargin=float(margin),
                                   physicsClientId=self.client, **soft_body_args)
         except p.error as exc:

@@ -14,10 +14,13 @@ SKIRT_EASE_M = {"S": -0.04, "M": 0.012, "L": 0.025, "XL": 0.04}
 SHIRT_HEM_ABOVE_HIPS_M = 0.06   # the hem sits this far above the hip joint
 SHIRT_PIN_BELOW_SHOULDER_M = (0.02, 0.06)  # pin 1 above the first depth, 0 below the second
 SHIRT_HEM_MAX_DISTANCE_M = 0.06
-SHIRT_MIN_MAX_DISTANCE_M = 0.04  # unpinned cloth may always move this far (out of an arm's way)
+SHIRT_TIGHT_BELOW_SHOULDER_M = 0.25  # skin-tight (max distance 0) from the shoulders down to here, as the
+                                     # shipped t-shirt is painted; below, it loosens toward the hem
+SHIRT_MAX_DISTANCE_POWER = 0.75
 SHIRT_PIN_ARM_SHARE = 0.05      # body vertices with this much arm weight are not pinned
 SHIRT_ARMPIT_MAX_DISTANCE_M = 0.08  # cloth near the arms may move this far from the skin...
-SHIRT_ARMPIT_ARM_SHARE = 0.15    # ...where the body under it has this much arm weight
+SHIRT_ARMPIT_ARM_SHARE = 0.15    # ...where the body under it has this much arm weight (from none at
+SHIRT_ARMPIT_ARM_FLOOR = 0.03    # this much: the arms' weights reach thinly across the chest)
 SKIRT_HEM_ABOVE_KNEE_M = 0.03
 SKIRT_FLARE = 0.3               # radius grows this much per metre down (an A-line)
 SKIRT_PIN_DEPTH_M = (0.015, 0.04)  # waistband: pinned to this depth, free below the second
@@ -120,12 +123,13 @@ def make_shirt(avatar, size: str = "M", fabric: str = "cotton") -> Garment:
     top, bottom = SHIRT_PIN_BELOW_SHOULDER_M
     # Pinned: the shoulder tops and collar, away from the arms (an arm moving under a pin tears it).
     pin = (1.0 - _smoothstep((depth - top) / (bottom - top))) * (1.0 - _smoothstep(arm_share / SHIRT_PIN_ARM_SHARE))
-    loose = np.clip((depth - bottom) / max(shoulder_y - bottom - hem_y, 1e-6), 0.0, 1.0)
-    max_distance = (1.0 - pin) * (SHIRT_MIN_MAX_DISTANCE_M + (SHIRT_HEM_MAX_DISTANCE_M - SHIRT_MIN_MAX_DISTANCE_M)
-                                  * loose ** 1.5)
+    tight = SHIRT_TIGHT_BELOW_SHOULDER_M
+    loose = np.clip((depth - tight) / max(shoulder_y - tight - hem_y, 1e-6), 0.0, 1.0)
+    max_distance = (1.0 - pin) * SHIRT_HEM_MAX_DISTANCE_M * loose ** SHIRT_MAX_DISTANCE_POWER
     # Under the arms the skin stretches with a raised arm; cloth does not: let it simulate there.
     max_distance = np.maximum(max_distance, (1.0 - pin) * SHIRT_ARMPIT_MAX_DISTANCE_M
-                              * _smoothstep(arm_share / SHIRT_ARMPIT_ARM_SHARE))
+                              * _smoothstep((arm_share - SHIRT_ARMPIT_ARM_FLOOR)
+                                            / (SHIRT_ARMPIT_ARM_SHARE - SHIRT_ARMPIT_ARM_FLOOR)))
     centre = body.positions[keep].mean(axis=0)
     u = (np.arctan2(pos[:, 0] - centre[0], pos[:, 2] - centre[2]) / (2 * np.pi)) % 1.0
     v = (pos[:, 1] - pos[:, 1].min()) / max(np.ptp(pos[:, 1]), 1e-9)

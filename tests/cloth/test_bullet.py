@@ -138,3 +138,17 @@ def test_both_worlds_load_the_same_mesh(deformable):
         c = w.add_cloth(pos, faces)
         w.step()
         assert w.nodes(c).shape == pos.shape
+
+
+def test_a_cloth_of_two_pieces_is_refused_each_piece_steps():
+    """PyBullet's classic world never returns from a step with a two-piece soft body: say so instead."""
+    from avatar_wardrobe.errors import WardrobeError
+
+    pos, faces = _grid(6)
+    with ClothWorld() as world:
+        with pytest.raises(WardrobeError, match="one connected piece"):
+            world.add_cloth(np.concatenate([pos, pos + [1.0, 0.0, 0.0]]), np.concatenate([faces, faces + len(pos)]))
+        a = world.add_cloth(pos, faces)
+        b = world.add_cloth(pos + [1.0, 0.0, 0.0], faces)
+        world.step()
+        assert np.isfinite(world.nodes(a)).all() and world.nodes(b)[:, 0].min() > 0.5
