@@ -19,7 +19,9 @@ from ..transforms import quat_to_matrix
 PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
 OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
 REST_CLEARANCE_M = 0.0       # ...nor one closer than this to the proxy in the bind pose
-PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
+PASSES = 5                   # limb proxies overlap at the joints: a push out of one can end in the next
+FIT_PERCENTILE = 99.0        # with the body: each proxy's margin grows by this percentile of how far its
+MAX_FIT_MARGIN_M = 0.025     # own skin lies outside it (a thigh is wider than its capsule), up to this
 EPS = 1e-12
 
 
@@ -27,17 +29,22 @@ class PushOut:
     """Per garment: the limb proxies its vertices may be pushed out of, and which vertices each may push."""
 
     def __init__(self, proxies: BodyProxies, trunk_bones, joints: np.ndarray, weights: np.ndarray,
-                 margin: float = PUSH_MARGIN_M, rest_points: np.ndarray | None = None, parents=None):
+                 margin: float = PUSH_MARGIN_M, rest_points: np.ndarray | None = None, parents=None, body=None):
         """trunk_bones: joint indices of the hips and spine (their proxies are left out); joints,
         weights: (V, K) the garment vertices' skin influences; rest_points: the vertices in the
         bind pose (a vertex already inside a proxy there, such as a sleeveless top's armhole on
         the shoulder, is not pushed out of it: it would wrap around the limb); parents: the
         skeleton's parent per joint (a vertex rides a limb by the weight of the proxy's bone, its
         children and its parent when that is a limb bone too: a trouser leg split between thigh
-        and calf is the leg's). Pose `self.index` of the proxies each frame and pass that ProxyPose."""
+        and calf is the leg's); body: the avatar's BodyMesh (bind pose): each proxy's margin then also
+        covers the skin of its bone that lies outside it (FIT_PERCENTILE), since garments are measured
+        against the skin, not the proxies. Pose `self.index` of the proxies each frame and pass that
+        ProxyPose."""
         self.index = np.flatnonzero(~np.isin(proxies.bones, list(trunk_bones)))
-        self.margin = float(margin)
         count = len(self.index)
+        self.margin = np.full(count, float(margin))
+        if body is not None and count:
+            self.margin += _fit_margins(proxies, self.index, body)
         # (V, C) the vertex may be pushed by proxy c: its bone carries < OWN_BONE_WEIGHT of the vertex
         own = np.zeros((len(joints), count))
         limb_bones = set(int(b) for b in proxies.bones[self.index])
@@ -65,7 +72,7 @@ class PushOut:
         self.box_hi = np.zeros((count, 3))
         for c in np.flatnonzero(~self.capsule):
             h = proxies.hulls[self.index[c]]
-            self.box_lo[c], self.box_hi[c] = h.min(axis=0) - self.margin, h.max(axis=0) + self.margin
+            self.box_lo[c], self.box_hi[c] = h.min(axis=0) - self.margin[c], h.max(axis=0) + self.margin[c]
 
     def __len__(self) -> int:
         return len(self.index)
@@ -111,7 +118,7 @@ class PushOut:
             if cap.any():
                 v, c = rows[cap], cols[cap]
                 hit, pos = self._capsules(out[v], centres[c], pose.axes[active[c]], self.half[active[c]],
-                                          self.radii[active[c]])
+                                          self.radii[active[c]] + self.margin[active[c]])
                 verts.append(v[hit])
                 targets.append(pos if len(hit) else np.zeros((0, 3)))
             for k in np.unique(cols[~cap]):
@@ -136,12 +143,12 @@ class PushOut:
         return out, int(moved.sum())
 
     def _capsules(self, p, centre, axis, half, radius):
-        """Per pair: point p (N, 3) against capsule (centre, axis, half, radius) (N, ...)."""
+        """Per pair: point p (N, 3) against capsule (centre, axis, half, radius with the margin) (N, ...)."""
         rel = p - centre
         t = np.clip(np.einsum("ni,ni->n", rel, axis), -half, half)
         radial = rel - t[:, None] * axis
         dist = np.sqrt(np.einsum("ni,ni->n", radial, radial))
-        hit = np.flatnonzero(dist < radius + self.margin)
+        hit = np.flatnonzero(dist < radius)
         if not len(hit):
             return hit, None
         r, length, ax = radial[hit], dist[hit], axis[hit]
@@ -150,7 +157,7 @@ class PushOut:
         fallback[np.linalg.norm(fallback, axis=1) < 1e-6] = [0.0, 0.0, 1.0]
         direction = np.where((length > EPS)[:, None], r / np.maximum(length, EPS)[:, None],
                              fallback / np.linalg.norm(fallback, axis=1, keepdims=True))
-        return hit, centre[hit] + t[hit, None] * ax + direction * (radius[hit] + self.margin)[:, None]
+        return hit, centre[hit] + t[hit, None] * ax + direction * radius[hit, None]
 
     def _hull(self, p, centre, rot, c):
         local = (p - centre) @ rot
@@ -161,13 +168,34 @@ class PushOut:
         side = local[box] @ planes[:, :3].T + planes[:, 3]  # (v, F) signed distance to each face plane
         best = side.argmax(axis=1)
         depth = side[np.arange(len(box)), best]
-        inside = np.flatnonzero(depth < self.margin)
+        inside = np.flatnonzero(depth < self.margin[c])
         if not len(inside):
             return inside, None
         hit = box[inside]
         n = planes[best[inside], :3]
-        local_new = local[hit] + (self.margin - depth[inside])[:, None] * n
+        local_new = local[hit] + (self.margin[c] - depth[inside])[:, None] * n
         return hit, local_new @ rot.T + centre
+
+
+def _fit_margins(proxies: BodyProxies, index: np.ndarray, body) -> np.ndarray:
+    """(C,) how far each proxy's own skin (the body vertices its bone dominates, nearest to it among
+    that bone's proxies) lies outside it: FIT_PERCENTILE, capped at MAX_FIT_MARGIN_M."""
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    rest = proxies.rest(index)
+    out = np.zeros(len(index))
+    bones = proxies.bones[index]
+    for bone in np.unique(bones):
+        mine = np.flatnonzero(bones == bone)
+        pts = body.positions[dominant == bone]
+        if not len(pts):
+            continue
+        d = rest.distances(pts)[:, mine]
+        nearest = d.argmin(axis=1)
+        for k, c in enumerate(mine):
+            outside = np.maximum(d[nearest == k, k], 0.0)
+            if len(outside):
+                out[c] = min(float(np.percentile(outside, FIT_PERCENTILE)), MAX_FIT_MARGIN_M)
+    return out
 
 
 class BodyBackstop:

@@ -363,7 +363,7 @@ class GarmentSim:
         self.hips = sk.index(avatar.rig.hips)
         trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
         self._push = (PushOut(self.proxies, trunk, self.joints, self.weights, rest_points=garment.positions,
-                              parents=sk.parents) if s.push_out else None)
+                              parents=sk.parents, body=body) if s.push_out else None)
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)

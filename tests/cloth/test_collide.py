@@ -102,3 +102,26 @@ def test_a_vertex_split_between_two_bones_of_one_limb_rides_that_limb(avatar, pr
     # Without the skeleton only the calf's own half counts: 0.5 of another bone, so it is pushed.
     _, moved = PushOut(proxies, _trunk(avatar), joints, np.array([[0.6, 0.4, 0.0, 0.0]]))(point, pose)
     assert moved == 1
+
+
+def test_with_the_body_each_limb_proxy_margin_covers_its_own_skin(avatar, proxies):
+    """A thigh is wider than its capsule: with the body, the push reaches past the bone's own skin."""
+    from avatar_wardrobe.cloth.collide import FIT_PERCENTILE, MAX_FIT_MARGIN_M
+
+    plain = PushOut(proxies, _trunk(avatar), *_unweighted(np.zeros((1, 3)), avatar))
+    fitted = PushOut(proxies, _trunk(avatar), *_unweighted(np.zeros((1, 3)), avatar), body=avatar.body)
+    extra = fitted.margin - plain.margin
+    assert (extra >= 0).all() and (extra <= MAX_FIT_MARGIN_M + 1e-12).all() and extra.max() > 0.005
+    body = avatar.body
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    pose = proxies.rest(fitted.index)
+    for bone in np.unique(proxies.bones[fitted.index]):
+        own = np.flatnonzero(proxies.bones[fitted.index] == bone)
+        skin = body.positions[dominant == bone]
+        if len(skin) < 50:
+            continue
+        d = pose.distances(skin)[:, own]
+        reach = fitted.margin[own][d.argmin(axis=1)] - PUSH_MARGIN_M
+        covered = (d.min(axis=1) <= reach + 1e-9).mean()
+        capped = np.isclose(extra[own], MAX_FIT_MARGIN_M).any()
+        assert covered >= FIT_PERCENTILE / 100 - 0.01 or capped, avatar.skeleton.names[bone]
