@@ -158,7 +158,8 @@ def _run(garment, avatar, poses, settings: ClothSettings, body: BodySurface, pro
     timings, cpu, physics, steps, substeps, stages = [], [], [], 0, [], {}
     inside_all, inside_nofold, depth_all, depth_nofold, stretch, render_stretch, drift = [], [], [], [], [], [], []
     edges = unique_edges(garment.faces)
-    rest_len = np.linalg.norm(garment.positions[edges[:, 0]] - garment.positions[edges[:, 1]], axis=1)
+    rest = np.asarray(garment.positions, np.float64)  # float32 files: no underflow in the norms
+    rest_len = np.linalg.norm(rest[edges[:, 0]] - rest[edges[:, 1]], axis=1)
     with GarmentSim(garment, avatar, settings=settings, proxies=proxies) as sim:
         sim.reset(poses[0])
         for i, pose in enumerate(tqdm(poses[1:], desc=label, unit="frame", disable=not progress, leave=False)):
@@ -228,19 +229,20 @@ def run(vertices=DEFAULT_VERTICES, seconds: float | None = None, motion: str | N
         garments=DEFAULT_GARMENTS, avatar: str | None = None, baseline_frames: int = BASELINE_FRAMES,
         progress: bool = True) -> dict:
     """Run the benchmark; returns the JSON-ready dict with a "table" entry."""
-    unknown = [g for g in garments if g not in GARMENTS]
+    unknown = [g for g in garments if g not in GARMENTS and not _shipped_path(g).exists()]
     if unknown:
-        raise WardrobeError(f"unknown benchmark garment(s) {', '.join(unknown)}: use {', '.join(GARMENTS)}.")
+        raise WardrobeError(f"unknown benchmark garment(s) {', '.join(unknown)}: use {', '.join(GARMENTS)} or a "
+                            "shipped garment such as tshirt_M (models/garments/).")
     model = load_avatar(model_path(avatar or AvatarSettings().path))
     poses, fps = motion_poses(model, motion, seconds)
     proxies = BodyProxies.for_avatar(model)
     body = BodySurface(model)
     results = []
     for name in garments:
-        garment = GARMENTS[name](model)
-        for size in vertices:
-            settings = ClothSettings(sim_vertices=int(size))
-            row = {"garment": name, "target_vertices": int(size)}
+        garment = _garment(name, model)
+        for size in (vertices if name in GARMENTS else (None,)):  # a shipped garment has its own sim mesh
+            settings = ClothSettings(sim_vertices=None if size is None else int(size))
+            row = {"garment": name, "target_vertices": None if size is None else int(size)}
             row.update(_run(garment, model, poses, settings, body, proxies, MEASURE_EVERY, progress,
                             f"{name} {size}"))
             if baseline_frames and name == garments[0]:
@@ -266,12 +268,29 @@ def run(vertices=DEFAULT_VERTICES, seconds: float | None = None, motion: str | N
     return out
 
 
+def _shipped_path(name: str) -> Path:
+    return model_path(f"garments/{name}.glb")
+
+
+def _garment(name: str, model: AvatarModel):
+    """A procedural garment by name, or a shipped one (models/garments/NAME.glb) fitted to the avatar."""
+    if name in GARMENTS:
+        return GARMENTS[name](model)
+    from ..garments.fitting import DEFAULT_SOURCE_AVATAR, fit_to_avatar, transfer_weights
+    from ..garments.garment_io import load_garment
+
+    garment = load_garment(_shipped_path(name))
+    if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != model.path.stem:
+        return fit_to_avatar(garment, model.path)
+    return garment if garment.joints is not None else transfer_weights(garment, model.body, model.skeleton)
+
+
 def soak(model, base_poses, fps, minutes, garments, proxies, body, progress=True) -> dict:
     """Random motion for `minutes` per garment at SOAK_SIZE nodes: explosions (resets) and NaN."""
     frames = max(2, int(minutes * 60 * fps))
     report = {"minutes": minutes, "frames": frames, "garments": {}}
     for name in garments:
-        garment = GARMENTS[name](model)
+        garment = _garment(name, model)
         poses = list(random_motion(model, base_poses, frames, fps))
         row = _run(garment, model, poses, ClothSettings(sim_vertices=SOAK_SIZE), body, proxies, SOAK_MEASURE_EVERY,
                    progress, f"soak {name}")
@@ -314,13 +333,13 @@ def _check(out: dict) -> dict:
 
 
 def _table(out: dict) -> str:
-    head = (f"{'garment':<8}{'nodes':>6}{'ms/fr':>7}{'cpu':>7}{'steps/s':>9}{'sub':>5}{'in%max':>8}{'in%fold':>8}"
+    head = (f"{'garment':<11}{'nodes':>6}{'pyb':>5}{'ms/fr':>7}{'cpu':>7}{'steps/s':>9}{'sub':>5}{'in%max':>8}{'in%fold':>8}"
             f"{'depth':>7}{'dep-f':>7}{'str99':>7}{'rstr99':>7}{'drift':>7}{'resets':>7}{'jumps':>6}{'deform/s':>9}"
             f"{'x':>6}")
     rows = [head]
     for r in out["results"]:
         d = r.get("deformable", {})
-        rows.append(f"{r['garment']:<8}{r['sim_vertices']:>6}{r['ms_per_frame_median']:>7.2f}"
+        rows.append(f"{r['garment']:<11}{r['sim_vertices']:>6}{r['bullet_nodes']:>5}{r['ms_per_frame_median']:>7.2f}"
                     f"{r['cpu_ms_per_frame_median']:>7.2f}{r['steps_per_second'] or 0:>9.0f}"
                     f"{r['substeps_per_frame_mean'] or 0:>5.1f}{100 * r['inside_share_max']:>8.2f}"
                     f"{100 * r['inside_share_max_outside_folds']:>8.2f}{r['inside_depth_max_cm']:>7.2f}"
@@ -328,7 +347,8 @@ def _table(out: dict) -> str:
                     f"{r['render_stretch_p99_max']:>7.3f}{r['anchor_drift_max_cm']:>7.2f}"
                     f"{r['resets']:>7}{r['jumps']:>6}"
                     f"{d.get('steps_per_second') or 0:>9.0f}{r.get('speedup_steps_per_second') or 0:>6.1f}")
-    rows.append("in%max: share of render vertices inside the body (worst frame); in%fold: the same outside skin folds; "
+    rows.append("nodes: sim mesh; pyb: nodes PyBullet simulates (the rest are skinned); "
+                "in%max: share of render vertices inside the body (worst frame); in%fold: the same outside skin folds; "
                 "depth/dep-f: cm; str99: sim edge stretch p99 (worst frame); rstr99: render mesh; drift: anchor cm; "
                 "x: steps/s over the deformable world's")
     for name, (value, ok) in out["targets"].items():

@@ -30,7 +30,8 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--seconds", type=float, default=None, help="motion length (the motion loops or is cut)")
     b.add_argument("--motion", default=None, help="landmark recording (.jsonl); default: the bundled motion")
     b.add_argument("--soak", type=float, default=0.0, metavar="MINUTES", help="also run MINUTES of random motion")
-    b.add_argument("--garments", default="shirt,skirt", help="procedural garments to run: shirt, skirt")
+    b.add_argument("--garments", default="shirt,skirt",
+                   help="garments to run: procedural shirt, skirt; or shipped ones such as tshirt_M, trousers_M")
     b.add_argument("--avatar", default=None, help="avatar .glb (default: the scene's default avatar)")
     b.add_argument("--baseline-frames", type=int, default=15,
                    help="frames the deformable-world baseline runs (0: skip it)")

@@ -41,10 +41,10 @@ class PushOut:
         against the skin, not the proxies. Pose `self.index` of the proxies each frame and pass that
         ProxyPose."""
         self.index = np.flatnonzero(~np.isin(proxies.bones, list(trunk_bones)))
-        count = len(self.index)
-        self.margin = np.full(count, float(margin))
-        if body is not None and count:
+        self.margin = np.full(len(self.index), float(margin))
+        if body is not None and len(self.index):
             self.margin += _fit_margins(proxies, self.index, body)
+        count = len(self.index)
         # (V, C) the vertex may be pushed by proxy c: its bone carries < OWN_BONE_WEIGHT of the vertex
         own = np.zeros((len(joints), count))
         limb_bones = set(int(b) for b in proxies.bones[self.index])

@@ -39,3 +39,13 @@ def test_random_motion_is_smooth_with_rare_jumps(avatar, motion):
     jumps = np.flatnonzero(step > 0.25)
     assert 1 <= len(jumps) <= 2                       # one teleport every 20 s
     assert np.median(step) < 0.05                     # otherwise it moves like a body
+
+
+def test_bench_runs_a_shipped_garment_on_its_own_sim_mesh(capsys):
+    code = main(["bench", "cloth", "--json", "--seconds", "0.3", "--garments", "tshirt_M", "--baseline-frames", "0",
+                 "--quiet"])
+    assert code == 0
+    (row,) = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"]
+    assert row["garment"] == "tshirt_M" and row["target_vertices"] is None
+    assert 0 < row["bullet_nodes"] < row["sim_vertices"]     # the tight part is skinned, not simulated
+    assert main(["bench", "cloth", "--garments", "no_such_garment"]) == 2
