@@ -19,7 +19,7 @@ from ..transforms import quat_to_matrix
 PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
 OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
 REST_CLEARANCE_M = 0.0       # ...nor one closer than this to the proxy in the bind pose
-PASSES = 5                   # limb proxies overlap at the joints: a push out of one can end in the next
+PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
 FIT_PERCENTILE = 99.0        # with the body: each proxy's margin grows by this percentile of how far its
 MAX_FIT_MARGIN_M = 0.025     # own skin lies outside it (a thigh is wider than its capsule), up to this
 EPS = 1e-12

@@ -7,9 +7,9 @@ going inside its skinned place by more than its rest gap to the body. The physic
 
 PyBullet gets only the loose part of the sim mesh (max distance above TIGHT_MAX_DISTANCE_M) and
 RING_ROWS rows of tight nodes around it, anchored: the other tight nodes are skinned (their max
-distance would clamp any simulation away). Each connected piece is its own soft body. Anchor
-frames follow small groups of pinned nodes with the group's own skin weights, so a pinned node
-stays on its skinned place. Measured on the bundled motion (same session, load ~7 on 2 cores):
+distance would clamp any simulation away). Each connected piece is its own soft body. Each
+anchored node has its own frame body, skinned with the node's weights, so it is held on its
+skinned place. Measured on the bundled motion (same session, load ~7 on 2 cores):
 shipped tshirt_M 1,200 sim nodes -> 676 simulated, physics 8.1 -> 4.9 ms/frame; trousers_M
 -> 534, 10.5 -> 4.9 ms. One anchored row sagged ~7 mm under the hanging cloth at rest (skirt:
 stretch p99 1.38 on the edges into the skinned part); two rows share the load (1.09).
@@ -45,10 +45,6 @@ COVER_DISTANCE_M = 0.06      # a body vertex this close to the garment is covere
 COVERED_SHARE = 0.4          # ...and a bone is covered when this share of its vertices is
 INFLUENCES = 4
 BACKSTOP_RANGE_M = 0.06      # the backstop applies to vertices whose rest gap to the body is below this
-ANCHOR_GROUP_NODES = 4       # pinned nodes per anchor frame (grouped by place and skin weights)...
-ANCHOR_GROUP_SIZE_M = 0.1    # ...a group's spread in metres weighs like...
-ANCHOR_GROUP_WEIGHT = 0.1    # ...this difference in skin weight
-ANCHOR_GROUP_SEED = 0
 MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre away from the pins
 PUSH_REACH_SLACK_M = 0.02    # added to the reach within which limb proxies are tested against the garment
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
@@ -82,6 +78,7 @@ class ClothSettings:
     world: str = "classic"               # "deformable": PyBullet's deformable world (benchmark baseline)
     push_out: bool = True                # push the final vertices out of the limb proxies (cloth/collide.py)
     skin_tight: bool = True              # classic world: tight nodes (max distance ~0) are skinned, not simulated
+    push_fit: bool = True                # push-out margins also cover the limb skin outside its proxy (costs ~1-3 ms)
 
 
 @dataclass
@@ -363,7 +360,7 @@ class GarmentSim:
         self.hips = sk.index(avatar.rig.hips)
         trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
         self._push = (PushOut(self.proxies, trunk, self.joints, self.weights, rest_points=garment.positions,
-                              parents=sk.parents, body=body) if s.push_out else None)
+                              parents=sk.parents, body=body if s.push_fit else None) if s.push_out else None)
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
@@ -546,34 +543,15 @@ class GarmentSim:
 
     def _anchor_groups(self, nodes: np.ndarray):
         """Anchor frames for the pinned nodes: (frame per node, frame centres (G, 3), frame skin
-        weights (G, J)). Nodes are grouped by place and skin weights (k-means, about
-        ANCHOR_GROUP_NODES a group); a frame sits on its group's centre and moves with the group's
-        mean skin weights, so each pinned node follows its own skinned place to within millimetres
-        (a frame per bone would hold a node between two bones, at a knee or the waist, rigidly to
-        one of them, and tear it from its skinned neighbours)."""
+        weights (G, J)). Each pinned node gets its own frame, on its rest place and skinned with its
+        own weights, so it is held on its skinned place (a frame per bone holds a node between two
+        bones, at a knee or the waist, rigidly to one of them and tears it from its skinned
+        neighbours; frames shared by groups of 2-4 nearby nodes drifted more on the bundled motion)."""
         joints = len(self.skeleton)
-        if not len(nodes):
-            return np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, joints))
-        dense = np.zeros((len(nodes), joints))
-        np.add.at(dense, (np.repeat(np.arange(len(nodes)), self.node_joints.shape[1]), self.node_joints[nodes].ravel()),
-                  self.node_weights[nodes].ravel())
-        pos = self.sim.positions[nodes]
-        k = int(np.ceil(len(nodes) / ANCHOR_GROUP_NODES))
-        features = np.concatenate([pos / ANCHOR_GROUP_SIZE_M, dense / ANCHOR_GROUP_WEIGHT], axis=1)
-        if k >= len(nodes):
-            label = np.arange(len(nodes))
-        elif k > 1:
-            from scipy.cluster.vq import kmeans2
-
-            _, label = kmeans2(features, k, minit="++", seed=ANCHOR_GROUP_SEED)
-            label = np.unique(label, return_inverse=True)[1].reshape(-1)  # drop empty groups
-        else:
-            label = np.zeros(len(nodes), np.int64)
-        count = np.bincount(label)
-        centres = np.stack([np.bincount(label, pos[:, i]) for i in range(3)], axis=1) / count[:, None]
-        weights = np.stack([np.bincount(label, dense[:, j], minlength=len(count)) for j in range(joints)],
-                           axis=1) / count[:, None]
-        return label, centres, weights
+        weights = np.zeros((len(nodes), joints))
+        np.add.at(weights, (np.repeat(np.arange(len(nodes)), self.node_joints.shape[1]),
+                            self.node_joints[nodes].ravel()), self.node_weights[nodes].ravel())
+        return np.arange(len(nodes)), self.sim.positions[nodes].copy(), weights
 
     def _frames(self, skin: np.ndarray) -> _Frames:
         """Anchor frame poses: each group's centre skinned with its mean weights, turned by the
