@@ -97,9 +97,9 @@ def lift_with(data, idx, priors, kp_names, prior_sd=None, trusted=()):
     """Bone directions after retarget.lifting.lift with the given world priors and true lengths."""
     from avatar_wardrobe.retarget import lifting
 
-    old = lifting.PRIOR_SD_SHARE
+    old = lifting.LEARNED_PRIOR_SD_SHARE
     if prior_sd is not None:
-        lifting.PRIOR_SD_SHARE = prior_sd
+        lifting.LEARNED_PRIOR_SD_SHARE = prior_sd
     out = []
     try:
         for k, i in enumerate(idx):
@@ -113,7 +113,7 @@ def lift_with(data, idx, priors, kp_names, prior_sd=None, trusted=()):
                                trusted=trusted)
             out.append(L.bone_directions(res))
     finally:
-        lifting.PRIOR_SD_SHARE = old
+        lifting.LEARNED_PRIOR_SD_SHARE = old
     return np.array(out)
 
 
@@ -175,6 +175,12 @@ By camera yaw:
 {head}
 {yaw}
 
+How the solver uses it: as the depth prior of the limbs (row `geometry_network_prior_sd0.2_limbs`;
+the torso keeps MediaPipe's). Taking the network's bones as they are (`direct`, solver.LIFTER_DIRECT)
+is more accurate on these renders but broke the avatar's fit to a real video (bench keypoints on
+pose_1.mp4: PCK 0.86 as a prior, 0.69-0.79 direct): there the 2D lengths with the avatar's own
+bone lengths fit the image better than the network's depths.
+
 `bench retarget` (docs/bench/retarget.json) scores the whole solver with and without it, on its
 own seed-0 renders and on a body it never saw (`--shape height=1.58,mass=82,gender=0`).
 """
@@ -189,6 +195,8 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=DROPOUT)
     ap.add_argument("--width", type=int, default=WIDTH)
     ap.add_argument("--eval-lift", type=int, default=1500, help="held-out samples run through lift() for the card")
+    ap.add_argument("--eval-only", action="store_true", help="score the weights at --out again (same data and split) "
+                    "and rewrite the card, keeping its training record")
     args = ap.parse_args()
     import torch
 
@@ -235,9 +243,11 @@ def main() -> None:
     yt = torch.tensor(y_train, dtype=torch.float32).view(len(xt), len(L.BONES), 3)
     xv = torch.tensor((x_val - mean) / std, dtype=torch.float32)
     opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    budget = args.minutes * 60
+    budget = 0.0 if args.eval_only else args.minutes * 60
     epoch, t_train = 0, time.time()
     history = []
+    out = Path(args.out)
+    prev = json.loads(Path(str(out)[:-4] + ".json").read_text()) if args.eval_only else {}
     while time.time() - t_train < budget:
         frac = (time.time() - t_train) / budget
         for g in opt.param_groups:
@@ -274,9 +284,9 @@ def main() -> None:
     for i, m in enumerate(layers):
         arrays[f"w{i}"] = m.weight.detach().numpy().T.astype(np.float32)
         arrays[f"b{i}"] = m.bias.detach().numpy().astype(np.float32)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
+    if not args.eval_only:
+        np.savez_compressed(out, **arrays)
     train_s = time.time() - t_train
     # Held-out evaluation with the exported numpy model (what the product runs).
     model = L.Lifter(out)
@@ -285,17 +295,18 @@ def main() -> None:
     ev = val[: args.eval_lift]
     k = len(ev)
     geo = lift_with(data, ev, None, kp_names)
-    priors = [L.rebuild(data["world"][i], pred[j]) for j, i in enumerate(ev)]
+    priors = [L.rebuild(data["world"][i], pred[j], L.PRIOR_TORSO) for j, i in enumerate(ev)]
     card = {"samples": int(n), "train": int(len(train)), "train_with_mirror": int(len(x_train)), "val": int(len(val)),
             "parameters": model.parameters, "epochs": epoch, "train_seconds": round(train_s), "data": metas,
             "dropout": args.dropout, "width": args.width, "blocks": BLOCKS,
             "held_out": {"mediapipe_world": summary(angles(raw, y_val)), "network": summary(angles(pred, y_val)),
                          "network_no_mirror_average": summary(angles(model.predict(x_val, False), y_val))},
             "held_out_lift": {"n": k, "geometry_mediapipe_prior": summary(angles(geo, y_val[:k]))}}
-    card["held_out_lift"]["direct"] = summary(angles(lift_with(data, ev, priors, kp_names, trusted=L.TRUSTED), y_val[:k]))
+    direct = [L.rebuild(data["world"][i], pred[j]) for j, i in enumerate(ev)]
+    card["held_out_lift"]["direct"] = summary(angles(lift_with(data, ev, direct, kp_names, trusted=L.TRUSTED), y_val[:k]))
     for sd in (0.2, 0.1):
         lifted = lift_with(data, ev, priors, kp_names, sd)
-        card["held_out_lift"][f"geometry_network_prior_sd{sd}"] = summary(angles(lifted, y_val[:k]))
+        card["held_out_lift"][f"geometry_network_prior_sd{sd}{'' if L.PRIOR_TORSO else '_limbs'}"] = summary(angles(lifted, y_val[:k]))
     yaw = np.abs(data["yaw_deg"][val])
     by_yaw = {}
     for lo, hi in ((0, 20), (20, 60), (60, 100), (100, 180)):
@@ -309,6 +320,10 @@ def main() -> None:
     card["command"] = " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     card["torch"] = torch.__version__
     card["date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    if args.eval_only:  # the training record stays the training run's
+        for key in ("epochs", "train_seconds", "history", "command", "date_utc", "dropout", "width"):
+            card[key] = prev[key]
+        card["rescored_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     Path(str(out)[:-4] + ".json").write_text(json.dumps(card, indent=1) + "\n")
     Path(str(out)[:-4] + ".md").write_text(model_card(out, card))
     print(json.dumps({k: v for k, v in card.items() if k != "history"}, indent=1))

@@ -27,6 +27,8 @@ HEAD = tuple(n for n in lm.NAMES if n == "nose" or n.split("_")[-1] in ("eye", "
 # length / world length over the bones estimates it (a high one overshoots on MediaPipe's
 # over-long bones; tuned with `bench retarget`).
 SCALE_PERCENTILE = 80.0
+# With the learned prior (retarget.lifter) 90 measured better on held-out renders (arms 13.5 ->
+# 12.8 degrees median) but worse on a real video (bench keypoints PCK on pose_1.mp4 0.864 -> 0.834).
 SCALE_BONES = 8  # at least this many bones with a usable length are needed
 # Hand and foot "bones" (wrist to index/pinky/thumb, ankle to heel/toe) are a few centimetres long
 # in MediaPipe's world landmarks and several times that in its 2D ones: they do not measure the
@@ -40,6 +42,10 @@ MIN_SCALE_PX_PER_M = 1.0
 # its variance: length part sd = LENGTH_SD_SHARE * L^2 / |z| (capped), prior sd = PRIOR_SD_SHARE * L.
 LENGTH_SD_SHARE = 0.2
 PRIOR_SD_SHARE = 0.2
+# The same for a learned prior (`lift(prior=...)`, retarget.lifter): held-out renders
+# (models/lifter.md) measured arms 12.4 / legs 6.5 degrees median at 0.2 and 12.1 / 6.1 at 0.1, but
+# a real video lost PCK at 0.1 (bench keypoints on pose_1.mp4: 0.864 -> 0.840).
+LEARNED_PRIOR_SD_SHARE = 0.2
 MIN_DEPTH_SHARE = 1e-3
 # Anatomy picks the depth sign when MediaPipe's is implausible (canonical body axes, facing +z):
 # a thigh reaching further behind the hips than this (cosine of the angle to "forward"), an upper
@@ -58,11 +64,11 @@ def _named(points: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _fused_depth(z_prior: float, length: float, planar: float) -> float:
+def _fused_depth(z_prior: float, length: float, planar: float, prior_sd: float = PRIOR_SD_SHARE) -> float:
     """Depth magnitude from the length constraint fused with the prior's (sign: the prior's)."""
     z_len = np.sqrt(max(0.0, length * length - planar * planar))
     sd_len = LENGTH_SD_SHARE * length * length / max(z_len, MIN_DEPTH_SHARE * length)
-    sd_prior = PRIOR_SD_SHARE * length
+    sd_prior = prior_sd * length
     sign = 1.0 if z_prior >= 0 else -1.0
     w_len, w_prior = 1.0 / sd_len ** 2, 1.0 / sd_prior ** 2
     return abs((sign * z_len * w_len + z_prior * w_prior) / (w_len + w_prior))
@@ -112,6 +118,7 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     if len(ratios) < SCALE_BONES:
         return np.asarray(world, dtype=np.float64).copy()
     scale = float(np.percentile(ratios, SCALE_PERCENTILE))
+    prior_sd = PRIOR_SD_SHARE if prior is None else LEARNED_PRIOR_SD_SHARE
     if not scale > MIN_SCALE_PX_PER_M:  # no usable 2D layout (e.g. synthetic landmarks): keep the world ones
         return np.asarray(world, dtype=np.float64).copy()
     rays = None
@@ -135,9 +142,9 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
             out[child] = out[parent] + d * length
             continue
         if rays is None:
-            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length)
+            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length, prior_sd)
         else:
-            lifted, other = _ray_bone(out[parent], rays[child], bone, length)
+            lifted, other = _ray_bone(out[parent], rays[child], bone, length, prior_sd)
         if forward is not None and _implausible(child, lifted, out, forward) and not _implausible(child, other, out, forward):
             lifted = other
         out[child] = out[parent] + lifted
@@ -167,7 +174,7 @@ def _toward_ray(parent: np.ndarray, ray: np.ndarray, d: np.ndarray) -> np.ndarra
     return v / n if n > 1e-9 else d
 
 
-def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: float):
+def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: float, prior_sd: float):
     """Weak perspective: the bone's image-plane part from the pixels, its depth from the length
     (fused with the prior's). Returns the bone and its mirror image in depth."""
     flat = flat_px / scale
@@ -175,12 +182,12 @@ def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: floa
     if planar > length:  # seen longer than it is: lies in the image plane
         flat *= length / max(planar, 1e-12)
         planar = length
-    depth = _fused_depth(float(bone[2]), length, planar)
+    depth = _fused_depth(float(bone[2]), length, planar, prior_sd)
     lifted = np.array([flat[0], flat[1], depth if bone[2] >= 0 else -depth])
     return lifted, lifted * (1.0, 1.0, -1.0)
 
 
-def _ray_bone(parent: np.ndarray, ray: np.ndarray, bone: np.ndarray, length: float):
+def _ray_bone(parent: np.ndarray, ray: np.ndarray, bone: np.ndarray, length: float, prior_sd: float):
     """Perspective: the child on its pixel's ray (unit `ray`) at `length` from the parent, nearer
     or farther than the ray's closest point to the parent as the prior says (the length's depth
     fused with the prior's, as in weak perspective). Returns the bone and the other choice."""
@@ -190,7 +197,7 @@ def _ray_bone(parent: np.ndarray, ray: np.ndarray, bone: np.ndarray, length: flo
     if planar > length:  # the ray passes farther from the parent than the bone reaches
         return offset * (length / planar), offset * (length / planar)
     along = float(bone @ ray)
-    depth = _fused_depth(along, length, planar)
+    depth = _fused_depth(along, length, planar, prior_sd)
     sign = 1.0 if along >= 0 else -1.0
     return offset + sign * depth * ray, offset - sign * depth * ray
 
