@@ -348,8 +348,10 @@ class Solver:
             if self.vertical_fov_deg:
                 focal = marks.image_size[1] / 2 / math.tan(math.radians(self.vertical_fov_deg) / 2)
             prior = self.depth_prior(marks)
+            if prior is marks.world:
+                prior = None
             return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
-                        trusted=learned.TRUSTED if prior is not marks.world and LIFTER_DIRECT else ())
+                        trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else ())
         return np.asarray(marks.world, dtype=np.float64)
 
     def depth_prior(self, marks: Landmarks) -> np.ndarray:
