@@ -8,8 +8,8 @@ going inside its skinned place by more than its rest gap to the body. The physic
 PyBullet gets only the loose part of the sim mesh (max distance above TIGHT_MAX_DISTANCE_M) and
 RING_ROWS rows of tight nodes around it, anchored: the other tight nodes are skinned (their max
 distance would clamp any simulation away). Each connected piece is its own soft body. Each
-anchored node has its own frame body, skinned with the node's weights, so it is held on its
-skinned place. Measured on the bundled motion (same session, load ~7 on 2 cores):
+anchored node has its own frame body skinned with its own weights (or small groups share one:
+`anchor_group_nodes`), so it is held on its skinned place. Measured on the bundled motion (same session, load ~7 on 2 cores):
 shipped tshirt_M 1,200 sim nodes -> 676 simulated, physics 8.1 -> 4.9 ms/frame; trousers_M
 -> 534, 10.5 -> 4.9 ms. One anchored row sagged ~7 mm under the hanging cloth at rest (skirt:
 stretch p99 1.38 on the edges into the skinned part); two rows share the load (1.09).
@@ -45,6 +45,13 @@ COVER_DISTANCE_M = 0.06      # a body vertex this close to the garment is covere
 COVERED_SHARE = 0.4          # ...and a bone is covered when this share of its vertices is
 INFLUENCES = 4
 BACKSTOP_RANGE_M = 0.06      # the backstop applies to vertices whose rest gap to the body is below this
+ANCHOR_GROUP_NODES = 1       # anchored nodes per anchor frame: 1, each on its own skinned place (groups of 4,
+                             # by place and skin weights, cost 1.3-1.6 ms/frame less on the shirt, t-shirt and
+                             # trousers but drifted 1.9 cm against 1.35 on the shirt; each frame body costs two
+                             # PyBullet calls a step)...
+ANCHOR_GROUP_SIZE_M = 0.1    # ...a group's spread in metres weighs like...
+ANCHOR_GROUP_WEIGHT = 0.1    # ...this difference in skin weight
+ANCHOR_GROUP_SEED = 0
 MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre away from the pins
 PUSH_REACH_SLACK_M = 0.02    # added to the reach within which limb proxies are tested against the garment
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
@@ -79,6 +86,7 @@ class ClothSettings:
     push_out: bool = True                # push the final vertices out of the limb proxies (cloth/collide.py)
     skin_tight: bool = True              # classic world: tight nodes (max distance ~0) are skinned, not simulated
     push_fit: bool = True                # push-out margins also cover the limb skin outside its proxy (costs ~1-3 ms)
+    anchor_group_nodes: int = ANCHOR_GROUP_NODES  # anchored nodes per anchor frame (4: ~1.5 ms less, more drift)
 
 
 @dataclass
@@ -543,15 +551,34 @@ class GarmentSim:
 
     def _anchor_groups(self, nodes: np.ndarray):
         """Anchor frames for the pinned nodes: (frame per node, frame centres (G, 3), frame skin
-        weights (G, J)). Each pinned node gets its own frame, on its rest place and skinned with its
-        own weights, so it is held on its skinned place (a frame per bone holds a node between two
-        bones, at a knee or the waist, rigidly to one of them and tears it from its skinned
-        neighbours; frames shared by groups of 2-4 nearby nodes drifted more on the bundled motion)."""
+        weights (G, J)). Nodes are grouped by place and skin weights (k-means, about
+        ANCHOR_GROUP_NODES a group); a frame sits on its group's centre and moves with the group's
+        mean skin weights, so each pinned node follows its own skinned place to within millimetres
+        (a frame per bone would hold a node between two bones, at a knee or the waist, rigidly to
+        one of them, and tear it from its skinned neighbours)."""
         joints = len(self.skeleton)
-        weights = np.zeros((len(nodes), joints))
-        np.add.at(weights, (np.repeat(np.arange(len(nodes)), self.node_joints.shape[1]),
-                            self.node_joints[nodes].ravel()), self.node_weights[nodes].ravel())
-        return np.arange(len(nodes)), self.sim.positions[nodes].copy(), weights
+        if not len(nodes):
+            return np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, joints))
+        dense = np.zeros((len(nodes), joints))
+        np.add.at(dense, (np.repeat(np.arange(len(nodes)), self.node_joints.shape[1]), self.node_joints[nodes].ravel()),
+                  self.node_weights[nodes].ravel())
+        pos = self.sim.positions[nodes]
+        k = int(np.ceil(len(nodes) / max(1, self.settings.anchor_group_nodes)))
+        features = np.concatenate([pos / ANCHOR_GROUP_SIZE_M, dense / ANCHOR_GROUP_WEIGHT], axis=1)
+        if k >= len(nodes):
+            label = np.arange(len(nodes))
+        elif k > 1:
+            from scipy.cluster.vq import kmeans2
+
+            _, label = kmeans2(features, k, minit="++", seed=ANCHOR_GROUP_SEED)
+            label = np.unique(label, return_inverse=True)[1].reshape(-1)  # drop empty groups
+        else:
+            label = np.zeros(len(nodes), np.int64)
+        count = np.bincount(label)
+        centres = np.stack([np.bincount(label, pos[:, i]) for i in range(3)], axis=1) / count[:, None]
+        weights = np.stack([np.bincount(label, dense[:, j], minlength=len(count)) for j in range(joints)],
+                           axis=1) / count[:, None]
+        return label, centres, weights
 
     def _frames(self, skin: np.ndarray) -> _Frames:
         """Anchor frame poses: each group's centre skinned with its mean weights, turned by the
