@@ -93,7 +93,7 @@ def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forwa
 
 def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
          lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None,
-         prior: np.ndarray | None = None, trusted=()) -> np.ndarray:
+         prior: np.ndarray | None = None, trusted=(), blend: dict | None = None) -> np.ndarray:
     """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
 
     `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
@@ -101,7 +101,8 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     `focal_px` (the camera's focal length in pixels) lifts along the pixels' rays in perspective;
     without it, weak perspective (parallel rays). `prior` (33, 3): the landmarks whose bones give the
     depths and the lengths not known (e.g. retarget.lifter's re-aimed ones); default `world`. Bones
-    in `trusted` ((parent, child) of TREE) take the prior's direction as it is (with their length)."""
+    in `trusted` ((parent, child) of TREE) take the prior's direction as it is (with their length);
+    bones in `blend` ({(parent, child): share}) turn that share of the way to it after lifting."""
     known = lengths or {}
     w, h = image_size
     px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
@@ -147,6 +148,10 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
             lifted, other = _ray_bone(out[parent], rays[child], bone, length, prior_sd)
         if forward is not None and _implausible(child, lifted, out, forward) and not _implausible(child, other, out, forward):
             lifted = other
+        share = blend.get((parent, child), 0.0) if blend else 0.0
+        if share > 0:  # part of the way toward the prior's own direction
+            d = (1 - share) * _unit(lifted) + share * _unit(bone)
+            lifted = _unit(d) * float(np.linalg.norm(lifted))
         out[child] = out[parent] + lifted
     out = {n: p - root for n, p in out.items()}
     result = np.asarray(world, dtype=np.float64).copy()
@@ -157,6 +162,10 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     for name in HEAD:  # the face rides on the lifted shoulders, rigidly
         result[lm.INDEX[name]] = wld[name] + shift
     return result
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 def _toward_ray(parent: np.ndarray, ray: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -351,7 +351,8 @@ class Solver:
             if prior is marks.world:
                 prior = None
             return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
-                        trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else ())
+                        trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else (),
+                        blend=learned.BLEND if prior is not None else None)
         return np.asarray(marks.world, dtype=np.float64)
 
     def depth_prior(self, marks: Landmarks) -> np.ndarray:
