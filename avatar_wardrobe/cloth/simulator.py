@@ -9,10 +9,12 @@ PyBullet gets only the loose part of the sim mesh (max distance above TIGHT_MAX_
 RING_ROWS rows of tight nodes around it, anchored: the other tight nodes are skinned (their max
 distance would clamp any simulation away). Each connected piece is its own soft body. Each
 anchored node has its own frame body skinned with its own weights (or small groups share one:
-`anchor_group_nodes`), so it is held on its skinned place. Measured on the bundled motion (same session, load ~7 on 2 cores):
-shipped tshirt_M 1,200 sim nodes -> 676 simulated, physics 8.1 -> 4.9 ms/frame; trousers_M
--> 534, 10.5 -> 4.9 ms. One anchored row sagged ~7 mm under the hanging cloth at rest (skirt:
-stretch p99 1.38 on the edges into the skinned part); two rows share the load (1.09).
+`anchor_group_nodes`), so it is held on its skinned place. Measured on the bundled motion (one
+process, docs/bench/cloth.json tradeoff_1k): shipped tshirt_M 1,200 sim nodes -> 676 simulated,
+physics 9.7 -> 6.0 ms/frame; trousers_M -> 534, 10.8 -> 5.3 ms; the procedural shirt 1,000 ->
+782, 7.3 -> 7.0 ms (its 268 anchored nodes are frame bodies moved every step). One anchored row
+sagged ~7 mm under the hanging cloth at rest (skirt: stretch p99 1.38 on the edges into the
+skinned part); two rows share the load (1.09).
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
