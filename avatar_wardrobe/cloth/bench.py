@@ -39,6 +39,11 @@ SOAK_KEY_SECONDS = (0.4, 1.2)
 SOAK_TURN_DEG = 25.0
 SOAK_JUMP_EVERY_S = 20.0      # a re-detection jump (new pose at once, body moved up to SOAK_JUMP_M)
 SOAK_JUMP_M = 1.0
+# Between keyframes no joint moves faster than this on average (a fast kick; the eased curve peaks
+# at 1.5x): keyframes drawn far apart (e.g. a per-frame solve that put a shin the other way in depth)
+# get a longer blend instead of a whip.
+SOAK_MAX_JOINT_SPEED_M_S = 3.0
+SMOOTHSTEP_PEAK = 1.5
 SOAK_SEED = 7
 
 
@@ -133,9 +138,15 @@ def random_motion(avatar: AvatarModel, base: list[Pose], frames: int, fps: float
         q[mapped] = matrix_to_quat(m)
         return q
 
+    def span_for(q0: np.ndarray, q1: np.ndarray) -> int:
+        """Frames to ease from q0 to q1: the drawn time, or longer if a joint would move too fast."""
+        far = np.linalg.norm(sk.positions(q1, offset) - sk.positions(q0, offset), axis=1).max()
+        least = SMOOTHSTEP_PEAK * far / SOAK_MAX_JOINT_SPEED_M_S
+        return max(1, int(np.ceil(max(rng.uniform(*SOAK_KEY_SECONDS), least) * fps)))
+
     offset = np.zeros(3)
     a, b = key(), key()
-    span = max(1, int(rng.uniform(*SOAK_KEY_SECONDS) * fps))
+    span = span_for(a, b)
     k = 0
     jump_every = int(SOAK_JUMP_EVERY_S * fps)
     for i in range(frames):
@@ -143,9 +154,10 @@ def random_motion(avatar: AvatarModel, base: list[Pose], frames: int, fps: float
             step = rng.uniform(-1, 1, 3) * [1, 0, 1]
             offset = offset + normalize(step) * rng.uniform(0.3, SOAK_JUMP_M)
             a, b, k = key(), key(), 0
+            span = span_for(a, b)
         if k >= span:
             a, b, k = b, key(), 0
-            span = max(1, int(rng.uniform(*SOAK_KEY_SECONDS) * fps))
+            span = span_for(a, b)
         t = k / span
         t = t * t * (3 - 2 * t)
         k += 1
