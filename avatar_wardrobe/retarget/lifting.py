@@ -55,6 +55,11 @@ ARM_BACK_LIMIT = -0.7
 KNEE_FORWARD_LIMIT = 0.3
 KNEE_BENT_SHARE = 0.3  # |bend| / L above which the knee's bend direction counts
 TRUSTED_ON_RAY = True  # trusted bones are turned onto their child's pixel ray (see _toward_ray)
+# Temporal prior (`lift(previous=...)`, from a stream's last frame): a bone takes its other depth
+# choice (the same pixel, the other side of the ray) when that one is this much closer in angle
+# to the bone's direction in the last frame. Both fit the 2D; a shin seen end-on otherwise flips
+# between tucked and kicked forward from frame to frame.
+TEMPORAL_MARGIN_DEG = 30.0
 
 
 def _named(points: np.ndarray) -> dict[str, np.ndarray]:
@@ -93,7 +98,8 @@ def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forwa
 
 def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
          lengths: dict[tuple[str, str], float] | None = None, focal_px: float | None = None,
-         prior: np.ndarray | None = None, trusted=(), blend: dict | None = None) -> np.ndarray:
+         prior: np.ndarray | None = None, trusted=(), blend: dict | None = None,
+         previous: np.ndarray | None = None) -> np.ndarray:
     """(33, 3) image landmarks (fractions) and world landmarks (metres) -> lifted world landmarks.
 
     `lengths` gives known bone lengths ((parent, child) of TREE -> metres, e.g. the avatar's or a
@@ -102,13 +108,16 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     without it, weak perspective (parallel rays). `prior` (33, 3): the landmarks whose bones give the
     depths and the lengths not known (e.g. retarget.lifter's re-aimed ones); default `world`. Bones
     in `trusted` ((parent, child) of TREE) take the prior's direction as it is (with their length);
-    bones in `blend` ({(parent, child): share}) turn that share of the way to it after lifting."""
+    bones in `blend` ({(parent, child): share}) turn that share of the way to it after lifting.
+    `previous` (33, 3): this function's result for the stream's last frame, the temporal prior
+    that picks between a bone's two depth choices (TEMPORAL_MARGIN_DEG)."""
     known = lengths or {}
     w, h = image_size
     px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
     img = _named(np.column_stack([px, np.zeros(len(px))]))
     wld = _named(np.asarray(world, dtype=np.float64))
     pri = wld if prior is None else _named(np.asarray(prior, dtype=np.float64))
+    prev = None if previous is None else _named(np.asarray(previous, dtype=np.float64))
     ratios = []
     for parent, child in TREE:
         if child.split("_", 1)[-1] in SCALE_SKIPS:
@@ -148,6 +157,9 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
             lifted, other = _ray_bone(out[parent], rays[child], bone, length, prior_sd)
         if forward is not None and _implausible(child, lifted, out, forward) and not _implausible(child, other, out, forward):
             lifted = other
+        elif prev is not None and _closer_before(lifted, other, prev[child] - prev[parent]) and \
+                not (forward is not None and _implausible(child, other, out, forward)):
+            lifted = other
         share = blend.get((parent, child), 0.0) if blend else 0.0
         if share > 0:  # part of the way toward the prior's own direction
             d = (1 - share) * _unit(lifted) + share * _unit(bone)
@@ -166,6 +178,13 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _closer_before(chosen: np.ndarray, other: np.ndarray, before: np.ndarray) -> bool:
+    """Whether `other` lies TEMPORAL_MARGIN_DEG nearer in angle than `chosen` to the bone's last direction."""
+    b = _unit(before)
+    angle = lambda v: np.degrees(np.arccos(np.clip(float(np.dot(_unit(v), b)), -1.0, 1.0)))  # noqa: E731
+    return angle(other) + TEMPORAL_MARGIN_DEG < angle(chosen)
 
 
 def _toward_ray(parent: np.ndarray, ray: np.ndarray, d: np.ndarray) -> np.ndarray:

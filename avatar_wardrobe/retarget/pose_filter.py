@@ -124,6 +124,7 @@ class PoseFilter:
             if part is not None:
                 part.reset()
         self._held: np.ndarray | None = None
+        self._lifted: np.ndarray | None = None  # the last frame's lifted landmarks (temporal prior)
         self._last_out: np.ndarray | None = None
         self._last_found: bool | None = None
         self._fade_from: np.ndarray | None = None
@@ -139,13 +140,14 @@ class PoseFilter:
         self._last_found = marks.found
         self.filtered = marks
         if marks.found:
-            up = None
-            if self.gravity is not None:
-                up = self.gravity.update(self.solver.measured_world(marks), marks.time_s)
-            rot = self.solver.solve(marks, ground=False, up=up).local_rotations
-            self._held = rot
+            previous = None if jump else self._lifted  # the temporal prior of the depth choices
+            lifted = self.solver.measured_world(marks, previous)
+            up = self.gravity.update(lifted, marks.time_s) if self.gravity is not None else None
+            rot = self.solver.solve(marks, ground=False, up=up, previous=previous).local_rotations
+            self._held, self._lifted = rot, lifted
         else:
             rot = self._held if self._held is not None else self._rest
+            self._lifted = None
         if self.gate is not None:
             rot = self._apply_gate(rot, self.gate.update(marks))
         if jump and self._last_out is not None:

@@ -316,16 +316,18 @@ class Solver:
         return np.asarray(avatar_points) @ self.rest.body.T
 
     # -- solve -------------------------------------------------------------------------------
-    def solve(self, marks: Landmarks, ground: bool = True, up: np.ndarray | None = None) -> Pose:
+    def solve(self, marks: Landmarks, ground: bool = True, up: np.ndarray | None = None,
+              previous: np.ndarray | None = None) -> Pose:
         """Local rotations for every joint; the rest pose when nobody was tracked.
 
         `ground=False` leaves root_offset at zero (for callers that ground the pose themselves).
         `up`: the world's up direction in MediaPipe's camera axes when the camera is tilted (see
         retarget.pose_filter.GravityEstimate); default: the camera is level, up is -y.
+        `previous`: `measured_world` of the stream's last frame (a temporal prior for lifting).
         """
         if not marks.found:
             return Pose(marks.index, marks.time_s, self.skeleton.rest_rotations())
-        world = self.measured_world(marks)
+        world = self.measured_world(marks, previous)
         if up is not None:  # turn the camera's tilt out: the world's up becomes the camera's -y
             world = world @ rotation_between(np.asarray(up, dtype=np.float64), CAMERA_UP).T
         pts = self.to_rig(lm.to_avatar_frame(world))
@@ -339,7 +341,7 @@ class Solver:
         root = self.ground_offset(rotations) if ground else np.zeros(3)
         return Pose(marks.index, marks.time_s, matrices_to_quats(rotations), root)
 
-    def measured_world(self, marks: Landmarks) -> np.ndarray:
+    def measured_world(self, marks: Landmarks, previous: np.ndarray | None = None) -> np.ndarray:
         """The world landmarks the solver aims at: lifted from the 2D landmarks (retarget.lifting)
         with `bone_lengths` (the rig's own unless a calibration set the player's) when it can be,
         else MediaPipe's own."""
@@ -352,7 +354,7 @@ class Solver:
                 prior = None
             return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
                         trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else (),
-                        blend=learned.BLEND if prior is not None else None)
+                        blend=learned.BLEND if prior is not None else None, previous=previous)
         return np.asarray(marks.world, dtype=np.float64)
 
     def depth_prior(self, marks: Landmarks) -> np.ndarray:

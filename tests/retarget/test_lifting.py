@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from avatar_wardrobe.avatar.model import load_avatar
+from avatar_wardrobe.pose import landmarks as lm
 from avatar_wardrobe.retarget.bench import BONES, Proportions, landmark_points, sample_landmarks
 from avatar_wardrobe.retarget.lifting import TREE, lift
 from avatar_wardrobe.settings import MODELS_DIR
@@ -63,3 +64,33 @@ def test_lifting_keeps_the_prior_without_a_2d_layout():
     world, _, prior, lengths, f = next(_people())
     flat = np.zeros((len(world), 3))  # every landmark on one pixel (e.g. synthetic records)
     assert np.array_equal(lift(flat, prior, IMAGE, lengths, focal_px=f), prior)
+
+
+def _reversals(frames: list[np.ndarray]) -> int:
+    """Limb bones that turn more than 90 degrees from one frame to the next (a depth flip)."""
+    count = 0
+    for a, b in zip(frames[:-1], frames[1:]):
+        for parent, child in TREE:
+            if parent not in lm.INDEX or child not in lm.INDEX:  # the virtual mid points
+                continue
+            u, v = (f[lm.INDEX[child]] - f[lm.INDEX[parent]] for f in (a, b))
+            count += float(np.dot(u, v)) < 0.0
+    return count
+
+
+def test_the_last_frame_keeps_depth_choices_from_flipping_on_the_bundled_motion():
+    """Recorded MediaPipe landmarks of a real clip (knee raises): lifted frame by frame alone, the
+    shins and thighs seen end-on flip between their two depth choices; with the last frame as the
+    temporal prior they flip far less, and the lifted bones still fit the same 2D landmarks."""
+    from avatar_wardrobe.pose.recording import read_motion
+    from avatar_wardrobe.settings import model_path
+
+    solver = load_avatar(MODELS_DIR / "avatar" / "female_165_58.glb").solver
+    marks = [m for m in read_motion(model_path("motions/pose_1.jsonl")).frames if m.found]
+    alone = [solver.measured_world(m) for m in marks]
+    chained, last = [], None
+    for m in marks:
+        last = solver.measured_world(m, last)
+        chained.append(last)
+    assert _reversals(alone) >= 5          # the flips are there to remove
+    assert _reversals(chained) <= _reversals(alone) // 2
