@@ -349,7 +349,6 @@ class GarmentSim:
         self._to_bullet = np.full(len(self.sim.positions), -1)
         for k, (n, _) in enumerate(self._pieces):
             self._piece_of[n], self._to_bullet[n] = k, np.arange(len(n))
-        self._ring = ring
 
         # Bodies: the capsules near the garment, and one anchor frame per bone that pins nodes.
         self.proxies = proxies or BodyProxies.for_avatar(avatar)
@@ -362,7 +361,7 @@ class GarmentSim:
                                  ring)
         self.pin_frame, self._frame_centres, self._frame_weights = self._anchor_groups(self.pinned)
         self.frame_bones = np.flatnonzero(self._frame_weights.any(axis=0))
-        self._free_nodes = np.setdiff1d(self.bullet_nodes, self._ring)  # simulated and not anchored as the ring
+        self._free_nodes = np.setdiff1d(self.bullet_nodes, ring)  # simulated and not anchored as the ring
         free = np.zeros(len(self.sim.positions), bool)
         free[self._free_nodes] = True
         self._simulated_edges = np.flatnonzero(free[self.edges].any(axis=1))  # the edges a fault can tear

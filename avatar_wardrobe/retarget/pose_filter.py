@@ -143,7 +143,7 @@ class PoseFilter:
             previous = None if jump else self._lifted  # the temporal prior of the depth choices
             lifted = self.solver.measured_world(marks, previous)
             up = self.gravity.update(lifted, marks.time_s) if self.gravity is not None else None
-            rot = self.solver.solve(marks, ground=False, up=up, previous=previous).local_rotations
+            rot = self.solver.solve(marks, ground=False, up=up, measured=lifted).local_rotations
             self._held, self._lifted = rot, lifted
         else:
             rot = self._held if self._held is not None else self._rest

@@ -317,17 +317,17 @@ class Solver:
 
     # -- solve -------------------------------------------------------------------------------
     def solve(self, marks: Landmarks, ground: bool = True, up: np.ndarray | None = None,
-              previous: np.ndarray | None = None) -> Pose:
+              measured: np.ndarray | None = None) -> Pose:
         """Local rotations for every joint; the rest pose when nobody was tracked.
 
         `ground=False` leaves root_offset at zero (for callers that ground the pose themselves).
         `up`: the world's up direction in MediaPipe's camera axes when the camera is tilted (see
         retarget.pose_filter.GravityEstimate); default: the camera is level, up is -y.
-        `previous`: `measured_world` of the stream's last frame (a temporal prior for lifting).
+        `measured`: `measured_world(marks, ...)` when the caller has it already (PoseFilter does).
         """
         if not marks.found:
             return Pose(marks.index, marks.time_s, self.skeleton.rest_rotations())
-        world = self.measured_world(marks, previous)
+        world = self.measured_world(marks) if measured is None else measured
         if up is not None:  # turn the camera's tilt out: the world's up becomes the camera's -y
             world = world @ rotation_between(np.asarray(up, dtype=np.float64), CAMERA_UP).T
         pts = self.to_rig(lm.to_avatar_frame(world))
