@@ -7,6 +7,8 @@ import threading
 
 from .scheduler import BACKENDS
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _print(result: dict, only_json: bool) -> None:
     table = result.pop("table", "")
@@ -20,15 +22,17 @@ def _interrupt(signum, frame):
 def _batch(args):
     from .scheduler import run_batch
 
-    # SIGTERM (a job scheduler, `kill`) stops like Ctrl-C: running tasks are killed, temp dirs removed.
-    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
+    # SIGTERM (a job scheduler, `kill`) and SIGINT stop the run: running tasks are killed, temp dirs
+    # removed. SIGINT too, since a run started in the background (`&`) begins with it ignored.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
     try:
         result = run_batch(args.catalog, args.out, workers=args.workers, address=args.address,
                            backend=args.backend, progress=not args.quiet)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     _print(result, args.json)
     return 0 if result["failed"] == 0 else 1
 

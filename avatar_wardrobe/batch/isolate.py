@@ -25,6 +25,7 @@ from .tasks import ERROR_FILE, PARENT_ENV, RESULT_FILE
 POLL_S = 0.1
 TEMP_PREFIX = "aw_batch_"
 STDERR_TAIL_CHARS = 600
+STOPPED = "stopped: the batch run was interrupted before this task finished"
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 # One thread per task process: the pool's workers are the parallelism (llvmpipe, BLAS, OpenMP).
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -32,10 +33,11 @@ SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_isolated(spec: dict, tmp_root: str | None = None) -> dict:
+def run_isolated(spec: dict, tmp_root: str | None = None, stop: threading.Event | None = None) -> dict:
     """Run the task described by `spec` (a TaskSpec as a dict) in a child process; never raises for
-    a failure of the task itself. Returns {"id", "status": "ok"|"failed", "error", "seconds",
-    "peak_rss_mb", "host", "result", "files": {name: bytes}}."""
+    a failure of the task itself. Once `stop` is set the child is killed and the task fails as
+    stopped (a child started after that is killed at its first poll). Returns {"id", "status":
+    "ok"|"failed", "error", "seconds", "peak_rss_mb", "host", "result", "files": {name: bytes}}."""
     task = TaskSpec(**spec)
     limits = Limits(**task.limits)
     start = time.perf_counter()
@@ -54,7 +56,7 @@ def run_isolated(spec: dict, tmp_root: str | None = None) -> dict:
             with _LOCK:
                 _RUNNING.add(proc)
             try:
-                reason, peak_kb = watch(proc, limits)
+                reason, peak_kb = watch(proc, limits, stop)
             finally:
                 with _LOCK:
                     _RUNNING.discard(proc)
@@ -101,12 +103,17 @@ def child_env() -> dict:
     return env
 
 
-def watch(proc: subprocess.Popen, limits: Limits) -> tuple[str, int]:
-    """Wait for the child; kill its whole process group past the limits. Returns (reason or "", peak KB)."""
+def watch(proc: subprocess.Popen, limits: Limits, stop: threading.Event | None = None) -> tuple[str, int]:
+    """Wait for the child; kill its whole process group past the limits, or once `stop` is set (a
+    child started just as the run was stopped, after kill_all looked, is caught here within one
+    poll). Returns (reason or "", peak KB)."""
     deadline = time.monotonic() + limits.time_s
     limit_kb = limits.memory_mb * 1024
     peak = 0
     while proc.poll() is None:
+        if stop is not None and stop.is_set():
+            _kill(proc)
+            return STOPPED, peak
         rss = tree_rss_kb(proc.pid)
         peak = max(peak, rss)
         if rss > limit_kb:

@@ -6,9 +6,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,6 +27,7 @@ RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}  # no usage reporting
 # A local Ray binds to the loopback: Ray reads this when imported (else it picks the host's address).
 RAY_LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 RAY_TEMP_PREFIX = "aw_ray_"    # a local Ray's session files (logs, sockets), removed after the run
+WAIT_S = 0.5                   # the local pool's driver wakes this often (to act on Ctrl-C / SIGTERM)
 EXTRA_HINT = "pip install -e '.[batch]' (Ray)"
 
 Runner = Callable[[list[TaskSpec]], Iterator[dict]]
@@ -56,11 +58,15 @@ def local_runner(workers: int, tmp_root: str | None = None) -> Runner:
     """N worker slots on this machine; each task still runs in a fresh child process."""
     def run(specs: list[TaskSpec]) -> Iterator[dict]:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch")
+        stop = threading.Event()
         try:
-            futures = [pool.submit(run_isolated, asdict(s), tmp_root) for s in specs]
-            for f in as_completed(futures):
-                yield f.result()
-        finally:  # also on Ctrl-C: queued tasks are dropped, running ones killed
+            pending = {pool.submit(run_isolated, asdict(s), tmp_root, stop) for s in specs}
+            while pending:  # short waits: a signal is acted on within WAIT_S whichever thread caught it
+                done, pending = wait(pending, timeout=WAIT_S, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        finally:  # also on Ctrl-C: queued tasks are dropped, running ones killed (and any just starting)
+            stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
             kill_all()
             pool.shutdown(wait=True)

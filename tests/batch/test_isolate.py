@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, replace
 
 from avatar_wardrobe.batch.catalog import load_catalog
-from avatar_wardrobe.batch.isolate import TEMP_PREFIX, run_isolated, tree_rss_kb
+from avatar_wardrobe.batch.isolate import STOPPED, TEMP_PREFIX, run_isolated, tree_rss_kb
 
 from .conftest import write_catalog
 
@@ -27,6 +27,22 @@ def test_time_limit_kills_the_task(tmp_path):
     assert time.perf_counter() - t0 < 20  # killed, not waited for
     assert out["status"] == "failed" and out["error"].startswith("time limit exceeded")
     assert not out["files"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_a_task_starting_after_the_stop_is_killed_at_once(tmp_path):
+    """The race of an interrupted run: a worker starts its child just after the driver killed the
+    running ones. The child must not be left to run its (here minutes-long) task."""
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    long = _spec(tmp_path, time_s=120.0)
+    long["outputs"]["clip_frames"] = 5000
+    t0 = time.perf_counter()
+    out = run_isolated(long, str(tmp_path), stop)
+    assert time.perf_counter() - t0 < 20
+    assert out["status"] == "failed" and out["error"] == STOPPED
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)]
 
 
