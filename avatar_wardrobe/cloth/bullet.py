@@ -56,6 +56,8 @@ DEFORMABLE_CLOTH = dict(useNeoHookean=0, useBendingSprings=1, useMassSpring=1, s
                         frictionCoeff=0.5, useFaceContact=1)
 DEFORMABLE_MASS_KG = 1.0            # the example's cloth mass (at garment masses of ~0.1 kg it explodes)
 DEFORMABLE_TIME_STEP = 1 / 240      # PyBullet's default step (at 1/60 the deformable cloth explodes)
+IDENTITY_XYZW = (0.0, 0.0, 0.0, 1.0)
+ZERO3 = (0.0, 0.0, 0.0)
 
 
 def _tmp_dir() -> str:
@@ -149,24 +151,31 @@ class ClothWorld:
             self.proxies.append(body)
 
     def add_frames(self, positions: np.ndarray, orientations: np.ndarray) -> None:
-        """Bodies without a collision shape that anchors hang on (one per bone that pins cloth)."""
-        for pos, q in zip(positions, orientations):
-            self.frames.append(p.createMultiBody(0, -1, -1, pos.tolist(), _xyzw(q), useMaximalCoordinates=True,
+        """Bodies without a collision shape that anchors hang on; orientations None: unturned."""
+        for k, pos in enumerate(positions):
+            q = IDENTITY_XYZW if orientations is None else _xyzw(orientations[k])
+            self.frames.append(p.createMultiBody(0, -1, -1, pos.tolist(), q, useMaximalCoordinates=True,
                                                  physicsClientId=self.client))
 
     def move_proxies(self, centres, orientations, linear_velocity, angular_velocity) -> None:
         self._move(self.proxies, centres, orientations, linear_velocity, angular_velocity)
 
-    def move_frames(self, positions, orientations, linear_velocity, angular_velocity) -> None:
+    def move_frames(self, positions, orientations, linear_velocity, angular_velocity=None) -> None:
+        """orientations None: the frames keep no turn (anchors hung at their frame's origin need
+        none); angular_velocity None: zero."""
         self._move(self.frames, positions, orientations, linear_velocity, angular_velocity)
 
     def _move(self, bodies, positions, orientations, lin, ang) -> None:
+        # One pose and one velocity call per body (PyBullet has no batched form); positional
+        # arguments: keywords cost ~0.3-0.5 us a call, and this runs ~1,000 times a frame.
         c = self.client
         reset_pose, reset_vel = p.resetBasePositionAndOrientation, p.resetBaseVelocity
-        pos, q, lv, av = positions.tolist(), orientations[:, [1, 2, 3, 0]].tolist(), lin.tolist(), ang.tolist()
-        for k, body in enumerate(bodies):
-            reset_pose(body, pos[k], q[k], physicsClientId=c)
-            reset_vel(body, lv[k], av[k], physicsClientId=c)
+        pos, lv = positions.tolist(), lin.tolist()
+        q = [IDENTITY_XYZW] * len(pos) if orientations is None else orientations[:, [1, 2, 3, 0]].tolist()
+        av = [ZERO3] * len(pos) if ang is None else ang.tolist()
+        for body, x, r, v, w in zip(bodies, pos, q, lv, av):
+            reset_pose(body, x, r, c)
+            reset_vel(body, v, w, c)
 
     # -- cloth --------------------------------------------------------------------------------------
     def add_cloth(self, positions: np.ndarray, faces: np.ndarray, mass: float = 0.2, margin: float = 0.005,

@@ -113,10 +113,11 @@ class ClothState:
 
 @dataclass
 class _Frames:
-    """Anchor frame poses (one per pinning bone)."""
+    """Anchor frame poses; orientations None: point frames (each holds one node at its origin, so
+    its turn does not matter and none is computed or sent)."""
 
     positions: np.ndarray
-    orientations: np.ndarray
+    orientations: np.ndarray | None
 
 
 class SparseSkin:
@@ -361,6 +362,9 @@ class GarmentSim:
                                  ring)
         self.pin_frame, self._frame_centres, self._frame_weights = self._anchor_groups(self.pinned)
         self.frame_bones = np.flatnonzero(self._frame_weights.any(axis=0))
+        # One node per frame, on the frame's origin: the anchor's pivot is the origin, so only the
+        # frame's position matters (no polar decomposition, no turn sent to PyBullet).
+        self._point_frames = len(self.pinned) > 0 and np.bincount(self.pin_frame).max() == 1
         self._free_nodes = np.setdiff1d(self.bullet_nodes, ring)  # simulated and not anchored as the ring
         free = np.zeros(len(self.sim.positions), bool)
         free[self._free_nodes] = True
@@ -589,6 +593,8 @@ class GarmentSim:
             return _Frames(np.zeros((0, 3)), np.zeros((0, 4)))
         blend = (self._frame_weights @ skin[:, :3, :].reshape(len(skin), 12)).reshape(-1, 3, 4)
         positions = np.einsum("gij,gj->gi", blend[:, :, :3], self._frame_centres) + blend[:, :, 3]
+        if self._point_frames:
+            return _Frames(positions, None)
         u, _, vt = np.linalg.svd(blend[:, :, :3])
         flip = np.linalg.det(u @ vt) < 0
         u[flip, :, -1] *= -1
@@ -663,13 +669,16 @@ class GarmentSim:
         lin = (p1.centres - p0.centres) / span
         ang = angular_velocity(p0.orientations, p1.orientations, span)
         f_lin = (f1.positions - f0.positions) / span
-        f_ang = (angular_velocity(f0.orientations, f1.orientations, span) if len(f0.positions)
-                 else np.zeros((0, 3)))
+        points = f0.orientations is None
+        f_ang = (angular_velocity(f0.orientations, f1.orientations, span) if len(f0.positions) and not points
+                 else None)
         for k in range(1, n + 1):
             t = k / n
             w.move_proxies((1 - t) * p0.centres + t * p1.centres, _nlerp(p0.orientations, p1.orientations, t),
                             lin, ang)
-            if len(f0.positions):
+            if points:  # every step, with velocity (moved once a frame, or without velocity: stretch p99 1.13 ->
+                w.move_frames((1 - t) * f0.positions + t * f1.positions, None, f_lin)  # 1.50 / 1.93 on the shirt)
+            elif len(f0.positions):
                 w.move_frames((1 - t) * f0.positions + t * f1.positions,
                               _nlerp(f0.orientations, f1.orientations, t), f_lin, f_ang)
             w.step()
@@ -751,9 +760,10 @@ class GarmentSim:
         drift = 0.0
         if len(self.pinned):  # where each pinned node's anchor frame holds it
             frames = self._prev[2] if self._prev is not None else self._frames(skin)
-            rot = quat_to_matrix(frames.orientations)[self.pin_frame]
             local = self.sim.positions[self.pinned] - self._frame_centres[self.pin_frame]
-            target = np.einsum("pij,pj->pi", rot, local) + frames.positions[self.pin_frame]
+            target = frames.positions[self.pin_frame]
+            if frames.orientations is not None:
+                target = target + np.einsum("pij,pj->pi", quat_to_matrix(frames.orientations)[self.pin_frame], local)
             drift = float(np.linalg.norm(nodes[self.pinned] - target, axis=1).max())
         return ClothState(pos, self._normals(pos), strain, nodes, True, self.frame,
                           self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
