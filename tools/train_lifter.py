@@ -37,6 +37,7 @@ WEIGHT_DECAY = 1e-4
 DROPOUT = 0.1
 RAY_JITTER = 0.01    # torso units (2D)
 WORLD_JITTER = 0.03  # torso units (3D)
+ARM_WEIGHT = 1.0     # loss weight of the four arm bones (the others 1)
 GROUPS = {"spine": [0], "torso_lines": [1, 2], "arms": [3, 4, 7, 8], "legs": [5, 6, 9, 10]}
 
 
@@ -137,7 +138,7 @@ dropout {card['dropout']}) from MediaPipe's image landmarks (as pixel rays, cent
 scaled by the torso), their visibility and its world landmarks to the camera-frame directions of
 the spine, the hip and shoulder lines and the eight limb bones. Run in numpy by the solver as the
 depth prior of `retarget/lifting.py` (torch only trains it). Made {card['date_utc']} UTC with torch
-{card['torch']} on the CPU in {card['train_seconds']} s ({card['epochs']} epochs):
+{card['torch']} on {'the CPU' if card.get('device', 'cpu') == 'cpu' else 'a GPU (' + card['device'] + ')'} in {card['train_seconds']} s ({card['epochs']} epochs, batch {card.get('batch', BATCH)}, arm bones weighted {card.get('arm_weight', ARM_WEIGHT)} in the loss):
 
     {card['command']}
 
@@ -196,6 +197,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=DROPOUT)
     ap.add_argument("--width", type=int, default=WIDTH)
+    ap.add_argument("--blocks", type=int, default=BLOCKS)
+    ap.add_argument("--batch", type=int, default=BATCH)
+    ap.add_argument("--lr", type=float, default=LR)
+    ap.add_argument("--arm-weight", type=float, default=ARM_WEIGHT, help="loss weight of the arm bones (others 1)")
+    ap.add_argument("--device", default="cpu", help="torch device for training (cpu, cuda); the export is numpy")
     ap.add_argument("--eval-lift", type=int, default=1500, help="held-out samples run through lift() for the card")
     ap.add_argument("--eval-only", action="store_true", help="score the weights at --out again (same data and split) "
                     "and rewrite the card, keeping its training record")
@@ -204,6 +210,7 @@ def main() -> None:
 
     torch.manual_seed(TRAIN_SEED)
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
     t0 = time.time()
     data, metas, kp_names = load(args.data)
     n = len(data["image"])
@@ -231,7 +238,7 @@ def main() -> None:
             self.blocks = torch.nn.ModuleList(torch.nn.Sequential(
                 torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Dropout(args.dropout),
                 torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Dropout(args.dropout))
-                for _ in range(BLOCKS))
+                for _ in range(args.blocks))
             self.out = torch.nn.Linear(width, len(L.BONES) * 3)
 
         def forward(self, x):
@@ -240,11 +247,15 @@ def main() -> None:
                 h = h + b(h)
             return self.out(h)
 
-    net = Net()
-    xt = torch.tensor((x_train - mean) / std, dtype=torch.float32)
-    yt = torch.tensor(y_train, dtype=torch.float32).view(len(xt), len(L.BONES), 3)
-    xv = torch.tensor((x_val - mean) / std, dtype=torch.float32)
-    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    net = Net().to(dev)
+    xt = torch.tensor((x_train - mean) / std, dtype=torch.float32, device=dev)
+    yt = torch.tensor(y_train, dtype=torch.float32, device=dev).view(len(xt), len(L.BONES), 3)
+    xv = torch.tensor((x_val - mean) / std, dtype=torch.float32, device=dev)
+    jitter = jitter.to(dev)
+    bone_w = torch.ones(len(L.BONES), device=dev)
+    bone_w[GROUPS["arms"]] = args.arm_weight
+    bone_w = bone_w / bone_w.mean()
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=WEIGHT_DECAY)
     budget = 0.0 if args.eval_only else args.minutes * 60
     epoch, t_train = 0, time.time()
     history = []
@@ -253,15 +264,15 @@ def main() -> None:
     while time.time() - t_train < budget:
         frac = (time.time() - t_train) / budget
         for g in opt.param_groups:
-            g["lr"] = LR * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+            g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         net.train()
-        order = torch.randperm(len(xt))
-        for s in range(0, len(xt), BATCH):
-            b = order[s:s + BATCH]
-            x = xt[b] + torch.randn(len(b), L.FEATURES) * jitter
+        order = torch.randperm(len(xt), device=dev)
+        for s in range(0, len(xt), args.batch):
+            b = order[s:s + args.batch]
+            x = xt[b] + torch.randn(len(b), L.FEATURES, device=dev) * jitter
             p = net(x).view(len(b), len(L.BONES), 3)
             p = p / p.norm(dim=2, keepdim=True).clamp_min(1e-6)
-            loss = (1 - (p * yt[b]).sum(-1)).mean()
+            loss = ((1 - (p * yt[b]).sum(-1)) * bone_w).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -269,7 +280,7 @@ def main() -> None:
         if epoch % 5 == 0:
             net.eval()
             with torch.no_grad():
-                pv = net(xv).view(len(xv), len(L.BONES), 3).numpy()
+                pv = net(xv).view(len(xv), len(L.BONES), 3).cpu().numpy()
             pv /= np.linalg.norm(pv, axis=2, keepdims=True)
             s = summary(angles(pv, y_val))
             history.append({"epoch": epoch, "seconds": round(time.time() - t_train), "val": s})
@@ -277,15 +288,15 @@ def main() -> None:
                   {g: v["median_deg"] for g, v in s.items()}, flush=True)
     layers = [net.inp] + [m for b in net.blocks for m in (b[0], b[3])] + [net.out]
     arrays = {"format": np.array(L.FORMAT), "version": np.array(L.VERSION), "mean": mean.astype(np.float32),
-              "std": std.astype(np.float32), "layers": np.array(len(layers)), "blocks": np.array(BLOCKS)}
+              "std": std.astype(np.float32), "layers": np.array(len(layers)), "blocks": np.array(args.blocks)}
     arrays["note"] = np.array(
         f"trained on {n} rendered samples ({len(train)} + mirror images for training) of the bodies "
         f"{sorted({m['avatar'] for m in metas})}, seeds {sorted({m['seed'] for m in metas})} (the benchmark's is 0); "
         "poses from bench retarget's own joint-limit sampler (retarget.bench.sample_landmarks) plus the bundled "
         "motion recordings; MediaPipe 0.10.21 on Panda3D renders; see models/lifter.md")
     for i, m in enumerate(layers):
-        arrays[f"w{i}"] = m.weight.detach().numpy().T.astype(np.float32)
-        arrays[f"b{i}"] = m.bias.detach().numpy().astype(np.float32)
+        arrays[f"w{i}"] = m.weight.detach().cpu().numpy().T.astype(np.float32)
+        arrays[f"b{i}"] = m.bias.detach().cpu().numpy().astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.eval_only:
         np.savez_compressed(out, **arrays)
@@ -300,7 +311,8 @@ def main() -> None:
     priors = [L.rebuild(data["world"][i], pred[j], L.PRIOR_TORSO) for j, i in enumerate(ev)]
     card = {"samples": int(n), "train": int(len(train)), "train_with_mirror": int(len(x_train)), "val": int(len(val)),
             "parameters": model.parameters, "epochs": epoch, "train_seconds": round(train_s), "data": metas,
-            "dropout": args.dropout, "width": args.width, "blocks": BLOCKS,
+            "dropout": args.dropout, "width": args.width, "blocks": args.blocks, "batch": args.batch, "lr": args.lr,
+            "arm_weight": args.arm_weight, "device": args.device,
             "held_out": {"mediapipe_world": summary(angles(raw, y_val)), "network": summary(angles(pred, y_val)),
                          "network_no_mirror_average": summary(angles(model.predict(x_val, False), y_val))},
             "held_out_lift": {"n": k, "geometry_mediapipe_prior": summary(angles(geo, y_val[:k]))}}
@@ -325,8 +337,10 @@ def main() -> None:
     card["torch"] = torch.__version__
     card["date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     if args.eval_only:  # the training record stays the training run's
-        for key in ("epochs", "train_seconds", "history", "command", "date_utc", "dropout", "width"):
-            card[key] = prev[key]
+        for key in ("epochs", "train_seconds", "history", "command", "date_utc", "dropout", "width", "blocks", "batch",
+                    "lr", "arm_weight", "device"):
+            if key in prev:
+                card[key] = prev[key]
         card["rescored_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     Path(str(out)[:-4] + ".json").write_text(json.dumps(card, indent=1) + "\n")
     Path(str(out)[:-4] + ".md").write_text(model_card(out, card))
