@@ -161,14 +161,14 @@ class Trainer:
 
     def __init__(self, iterations: int, bf16: bool, seed: int, temporal_weight: float = TEMPORAL_WEIGHT,
                  lr_scale: float = 1.0, adv_start: float = ADV_START, device: str = "cpu",
-                 edge_weight: float = EDGE_WEIGHT):
+                 edge_weight: float = EDGE_WEIGHT, widths=None, blocks=None):
         import torch
 
-        from avatar_wardrobe.refine.model import PatchDiscriminator, RefinerNet
+        from avatar_wardrobe.refine.model import BLOCKS, WIDTHS, PatchDiscriminator, RefinerNet
 
         torch.manual_seed(seed)
         self.device = torch.device(device)
-        self.G = RefinerNet().to(self.device, memory_format=torch.channels_last)
+        self.G = RefinerNet(widths or WIDTHS, blocks or BLOCKS).to(self.device, memory_format=torch.channels_last)
         self.D = PatchDiscriminator().to(self.device, memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.G.parameters(), LR_G, betas=BETAS)
         self.opt_d = torch.optim.Adam(self.D.parameters(), LR_D, betas=BETAS)
@@ -309,6 +309,10 @@ def read_compact(path: Path) -> list[D.PairedSet]:
     return sets
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
 def pick_device(name: str) -> str:
     import torch
 
@@ -398,7 +402,7 @@ def measure_speed(train: D.PairedSet, args, device: str) -> dict:
 
     bf16 = use_bf16(args.bf16, device)
     trainer = Trainer(args.iters, bf16, args.seed, args.temporal_weight, args.lr_scale, 0.0, device,
-                      args.edge_weight)
+                      args.edge_weight, args.widths, args.blocks)
     sampler = PairSampler(train, "enhance", args.crop, args.seed, device, args.val_pairs)
     masks = bool(args.edge_weight)
 
@@ -427,7 +431,9 @@ def _load_start(path: str, trainer: Trainer) -> None:
         trainer.G.load_state_dict(start["G"])
         trainer.D.load_state_dict(start["D"])
     else:
-        trainer.G.load_state_dict({k: v.float() for k, v in start.items()})
+        from avatar_wardrobe.refine.model import net_from_state
+
+        trainer.G.load_state_dict(net_from_state(start).state_dict())
 
 
 def train_style(style: str, args, train, heldout, sequence, data_s: float) -> dict:
@@ -442,7 +448,7 @@ def train_style(style: str, args, train, heldout, sequence, data_s: float) -> di
     device = pick_device(args.device)
     bf16 = use_bf16(args.bf16, device)
     trainer = Trainer(args.iters, bf16, args.seed, args.temporal_weight, args.lr_scale, args.adv_start, device,
-                      args.edge_weight)
+                      args.edge_weight, args.widths, args.blocks)
     sampler = PairSampler(train, style, args.crop, args.seed + 1, device, args.val_pairs)
     masks = bool(args.edge_weight)
     previous = None
@@ -503,7 +509,12 @@ def train_style(style: str, args, train, heldout, sequence, data_s: float) -> di
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{style}.pt"
-    torch.save({k: v.detach().cpu().half() for k, v in trainer.G.state_dict().items()}, weights)
+    from avatar_wardrobe.refine.model import ARCH_KEY, BLOCKS, WIDTHS, arch_tensor
+
+    shipped = {k: v.detach().cpu().half() for k, v in trainer.G.state_dict().items()}
+    if (trainer.G.widths, trainer.G.blocks) != (WIDTHS, BLOCKS):  # default-shaped files stay as they were
+        shipped[ARCH_KEY] = arch_tensor(trainer.G)
+    torch.save(shipped, weights)
     from avatar_wardrobe.settings import RefineSettings
 
     refiner = Refiner.create(style, RefineSettings(style=style, internal_height=0, threads=args.threads),
@@ -514,7 +525,8 @@ def train_style(style: str, args, train, heldout, sequence, data_s: float) -> di
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "weights": weights.name, "weights_bytes": weights.stat().st_size,
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "weights_dtype": "float16",
-        "parameters": count_parameters(trainer.G), "architecture": "RefinerNet (avatar_wardrobe/refine/model.py)",
+        "parameters": count_parameters(trainer.G), "architecture": f"RefinerNet (avatar_wardrobe/refine/model.py), widths {list(trainer.G.widths)}, "
+                        f"blocks {list(trainer.G.blocks)}",
         "data": {"train": train.info, "heldout": heldout.info, "sequence": sequence.info,
                  "data_s_this_run": round(data_s, 1)},
         "training": {"iterations": trainer.iteration, "iterations_planned": args.iters,
@@ -656,6 +668,10 @@ def make_pictures(heldout: D.PairedSet, weights_dir: Path, docs_dir: Path, threa
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--style", choices=("enhance", "toon", "both"), default="both")
+    ap.add_argument("--widths", type=_ints, default=None, metavar="A,B,C,D",
+                    help="generator channels at full, 1/2, 1/4, 1/8 resolution (default: refine.model.WIDTHS)")
+    ap.add_argument("--blocks", type=_ints, default=None, metavar="A,B,C",
+                    help="inverted-residual blocks at 1/2, 1/4, 1/8 resolution (default: refine.model.BLOCKS)")
     ap.add_argument("--iters", type=int, default=ITERATIONS)
     ap.add_argument("--batch", type=int, default=BATCH, help="consecutive pairs per iteration")
     ap.add_argument("--crop", type=int, default=CROP)

@@ -9,6 +9,7 @@ EXPAND = 4                   # inverted-residual expansion factor
 # Channels per level of the generator: full res (head), 1/2, 1/4, 1/8.
 WIDTHS = (16, 24, 48, 64)
 BLOCKS = (1, 2, 3)           # inverted-residual blocks at 1/2, 1/4 and 1/8 resolution
+ARCH_KEY = "_arch"           # weights files of other widths/blocks carry them under this key (int tensor)
 PATCH_WIDTHS = (32, 64, 96)  # PatchGAN discriminator
 RESNET_WIDTHS = (32, 64, 128)
 RESNET_BLOCKS = 5            # fast-neural-style (Johnson et al. 2016): ~1.7M parameters
@@ -44,6 +45,7 @@ class RefinerNet(nn.Module):
 
     def __init__(self, widths=WIDTHS, blocks=BLOCKS):
         super().__init__()
+        self.widths, self.blocks = tuple(int(w) for w in widths), tuple(int(b) for b in blocks)
         c0, c1, c2, c3 = widths
         self.stem = nn.Sequential(nn.Conv2d(3, c1, 3, 2, 1), nn.ReLU(inplace=True))
         self.enc1 = nn.Sequential(*[InvertedResidual(c1, c1) for _ in range(blocks[0])])
@@ -113,6 +115,25 @@ class ResNetGenerator(nn.Module):
 
     def forward(self, x):
         return torch.sigmoid(self.net(x * 2.0 - 1.0))
+
+
+def arch_tensor(net: RefinerNet) -> torch.Tensor:
+    """The net's widths and blocks as the int tensor stored under ARCH_KEY in its weights file."""
+    return torch.tensor([*net.widths, *net.blocks], dtype=torch.int32)
+
+
+def net_from_state(state: dict) -> RefinerNet:
+    """A RefinerNet shaped as a weights file says (ARCH_KEY; files without it have the default shape),
+    loaded with its weights as float32, in eval mode."""
+    state = dict(state)
+    arch = state.pop(ARCH_KEY, None)
+    if arch is None:
+        net = RefinerNet()
+    else:
+        values = [int(v) for v in arch.tolist()]
+        net = RefinerNet(values[:len(WIDTHS)], values[len(WIDTHS):])
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net.eval()
 
 
 def count_parameters(module: nn.Module) -> int:

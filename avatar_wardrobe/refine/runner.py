@@ -53,15 +53,12 @@ def weights_path(style: str, weights_dir: str | Path | None = None) -> Path:
 
 
 def load_generator(path: str | Path):
-    """The generator with weights from `path` (fp16 or fp32 state_dict), in eval mode, float32."""
+    """The generator with weights from `path` (fp16 or fp32 state_dict, its shape stored with it), in eval mode, float32."""
     torch = import_torch()
 
-    from .model import RefinerNet
+    from .model import net_from_state
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = RefinerNet()
-    net.load_state_dict({k: v.float() for k, v in state.items()})
-    return net.eval()
+    return net_from_state(torch.load(path, map_location="cpu", weights_only=True))
 
 
 class Refiner:
