@@ -37,6 +37,12 @@ MIN_TORSO = 1e-6
 ARM_BLEND = 0.3
 BLEND = {(f"{s}_{a}", f"{s}_{b}"): ARM_BLEND for s in ("left", "right")
          for a, b in (("shoulder", "elbow"), ("elbow", "wrist"))}
+# Per-frame arm shares from the network's own confidence: the angle between its prediction and
+# the mirror image's (mirrored back), per bone: (share at <= lo deg, share at >= hi deg, lo, hi),
+# linear between; None: ARM_BLEND always. Tuned like ARM_BLEND (bench retarget seeds 1-4, PCK on
+# pose_1.mp4), with lifting.ARM_LEARNED_PRIOR_SD_SHARE 0.4: a flat 0.5 gave front arms 9.9 degrees,
+# 45 degrees 12.4, PCK 0.859; (0.6, 0.3, 5, 15) 9.6, 12.5, 0.866; (0.8, 0.3, 5, 15) 9.8, 12.4, 0.853.
+CONFIDENT_BLEND = (0.6, 0.3, 5.0, 15.0)
 # Whether the prior takes the predicted torso (spine, hip and shoulder lines) too, or MediaPipe's.
 PRIOR_TORSO = False
 # The TREE bones of retarget.lifting whose directions the lifter predicts (the hip and shoulder
@@ -140,8 +146,9 @@ class Lifter:
     def parameters(self) -> int:
         return int(sum(w.size + b.size for w, b in self.layers))
 
-    def predict(self, x: np.ndarray, mirror_average: bool = MIRROR_AVERAGE) -> np.ndarray:
-        """(N, FEATURES) -> (N, len(BONES), 3) unit bone directions in the camera frame."""
+    def predict(self, x: np.ndarray, mirror_average: bool = MIRROR_AVERAGE, spread: bool = False):
+        """(N, FEATURES) -> (N, len(BONES), 3) unit bone directions in the camera frame; with
+        `spread`, also (N, len(BONES)) angles (degrees) between the two mirror predictions."""
         x = np.asarray(x, dtype=np.float64)
         if not mirror_average:
             return self._forward(x)
@@ -150,7 +157,10 @@ class Lifter:
         back = np.empty_like(both[len(x):])
         back[:, bone_perm] = both[len(x):] * np.array([-1.0, 1.0, 1.0]) * bone_sign[:, None]
         out = both[: len(x)] + back
-        return out / np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-12)
+        out = out / np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-12)
+        if spread:
+            return out, np.degrees(np.arccos(np.clip((both[: len(x)] * back).sum(-1), -1.0, 1.0)))
+        return out
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         h = (x - self.mean) / self.std
@@ -168,10 +178,28 @@ class Lifter:
         """MediaPipe's (33, 3) world landmarks with the predicted bones' directions put in (each
         bone keeps MediaPipe's length; hands, feet and face ride along rigidly): a depth prior for
         retarget.lifting.lift."""
+        return self.prior_and_blend(image, visibility, world, image_size, focal_px, torso)[0]
+
+    def prior_and_blend(self, image, visibility, world, image_size, focal_px: float, torso: bool = PRIOR_TORSO):
+        """prior_world's landmarks and the `blend` shares for retarget.lifting.lift (BLEND, or per
+        bone from the mirror spread with CONFIDENT_BLEND)."""
         world = np.asarray(world, dtype=np.float64)
-        dirs = self.predict(features(image[None], np.asarray(visibility)[None], world[None],
-                                     np.asarray(image_size)[None], [focal_px]))[0]
-        return rebuild(world, dirs, torso)
+        dirs, spread = self.predict(features(image[None], np.asarray(visibility)[None], world[None],
+                                             np.asarray(image_size)[None], [focal_px]), spread=True)
+        return rebuild(world, dirs[0], torso), blend_shares(spread[0])
+
+
+def blend_shares(spread_deg: np.ndarray) -> dict:
+    """The arm bones' blend shares for one frame from the network's per-bone mirror spread."""
+    if CONFIDENT_BLEND is None:
+        return BLEND
+    hi_share, lo_share, lo, hi = CONFIDENT_BLEND
+    out = {}
+    for k, bone in enumerate(BONES):
+        if bone in BLEND:
+            t = float(np.clip((spread_deg[k] - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+            out[bone] = hi_share + (lo_share - hi_share) * t
+    return out
 
 
 def rebuild(world: np.ndarray, dirs: np.ndarray, torso: bool = True) -> np.ndarray:

@@ -46,6 +46,12 @@ PRIOR_SD_SHARE = 0.2
 # (models/lifter.md) measured arms 12.4 / legs 6.5 degrees median at 0.2 and 12.1 / 6.1 at 0.1, but
 # a real video lost PCK at 0.1 (bench keypoints on pose_1.mp4: 0.864 -> 0.840).
 LEARNED_PRIOR_SD_SHARE = 0.2
+# The arms lean less on the learned prior's depth (the length's gets more weight) before they are
+# blended toward the lifter's own direction (retarget.lifter.BLEND): on bench retarget renders
+# (seeds 1-4, 200 poses, not the benchmark's 0) 0.4 left the arms as they were (front 10.4 vs 10.3
+# degrees median) and lifted PCK on pose_1.mp4 0.856 -> 0.877 (the left wrist 0.81 -> 0.92), room
+# the stronger blend then spends (lifter.CONFIDENT_BLEND).
+ARM_LEARNED_PRIOR_SD_SHARE = 0.4
 MIN_DEPTH_SHARE = 1e-3
 # Anatomy picks the depth sign when MediaPipe's is implausible (canonical body axes, facing +z):
 # a thigh reaching further behind the hips than this (cosine of the angle to "forward"), an upper
@@ -151,10 +157,11 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
                 d = _toward_ray(out[parent], rays[child], d)
             out[child] = out[parent] + d * length
             continue
+        sd = ARM_LEARNED_PRIOR_SD_SHARE if prior is not None and child.endswith(("_elbow", "_wrist")) else prior_sd
         if rays is None:
-            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length, prior_sd)
+            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length, sd)
         else:
-            lifted, other = _ray_bone(out[parent], rays[child], bone, length, prior_sd)
+            lifted, other = _ray_bone(out[parent], rays[child], bone, length, sd)
         if forward is not None and _implausible(child, lifted, out, forward) and not _implausible(child, other, out, forward):
             lifted = other
         elif prev is not None and _closer_before(lifted, other, prev[child] - prev[parent]) and \

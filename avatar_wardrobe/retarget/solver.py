@@ -354,7 +354,7 @@ class Solver:
                 prior = None
             return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
                         trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else (),
-                        blend=learned.BLEND if prior is not None else None, previous=previous)
+                        blend=self._prior_cache[2] if prior is not None else None, previous=previous)
         return np.asarray(marks.world, dtype=np.float64)
 
     def depth_prior(self, marks: Landmarks) -> np.ndarray:
@@ -366,8 +366,8 @@ class Solver:
             return self._prior_cache[1]
         fov = self.vertical_fov_deg or ASSUMED_VERTICAL_FOV_DEG
         focal = marks.image_size[1] / 2 / math.tan(math.radians(fov) / 2)
-        prior = self.lifter.prior_world(marks.image, marks.visibility, marks.world, marks.image_size, focal)
-        self._prior_cache = (marks, prior)
+        prior, blend = self.lifter.prior_and_blend(marks.image, marks.visibility, marks.world, marks.image_size, focal)
+        self._prior_cache = (marks, prior, blend)
         return prior
 
     def _torso(self, pts, deltas):

@@ -54,6 +54,28 @@ def test_lifter_and_solver_run_without_torch():
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
 
 
+@needs_weights
+def test_mirror_spread_comes_with_the_averaged_prediction():
+    lifter = L.load(required=True)
+    x = np.random.default_rng(0).normal(size=(3, L.FEATURES)) * lifter.std + lifter.mean
+    dirs, spread = lifter.predict(x, spread=True)
+    assert np.allclose(dirs, lifter.predict(x))
+    assert spread.shape == (3, len(L.BONES)) and np.all((spread >= 0) & (spread <= 180))
+
+
+def test_arm_blend_follows_the_networks_confidence(monkeypatch):
+    arms = [k for k, bone in enumerate(L.BONES) if bone in L.BLEND]
+    assert len(arms) == 4
+    monkeypatch.setattr(L, "CONFIDENT_BLEND", (0.7, 0.3, 5.0, 15.0))
+    sure, unsure, between = (L.blend_shares(np.full(len(L.BONES), d)) for d in (2.0, 40.0, 10.0))
+    assert set(sure) == set(L.BLEND)  # the arms only: the legs stay as lifted
+    assert all(v == pytest.approx(0.7) for v in sure.values())
+    assert all(v == pytest.approx(0.3) for v in unsure.values())
+    assert all(v == pytest.approx(0.5) for v in between.values())
+    monkeypatch.setattr(L, "CONFIDENT_BLEND", None)
+    assert L.blend_shares(np.zeros(len(L.BONES))) == L.BLEND
+
+
 def test_missing_weights_raise_when_asked_for(tmp_path):
     missing = tmp_path / "lifter.npz"
     with pytest.raises(WardrobeError, match="train_lifter.py"):
