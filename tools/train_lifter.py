@@ -111,7 +111,7 @@ def lift_with(data, idx, priors, kp_names, prior_sd=None, trusted=(), blend=None
             lengths.pop(("mid_hip", "mid_shoulder"), None)  # the solver lifts the torso with MediaPipe's length
             res = lifting.lift(data["image"][i], data["world"][i], tuple(data["image_size"][i]), lengths,
                                float(data["focal_px"][i]), prior=None if priors is None else priors[k],
-                               trusted=trusted, blend=blend)
+                               trusted=trusted, blend=blend[k] if isinstance(blend, list) else blend)
             out.append(L.bone_directions(res))
     finally:
         lifting.LEARNED_PRIOR_SD_SHARE = old
@@ -177,12 +177,14 @@ By camera yaw:
 {yaw}
 
 How the solver uses it (row `as_the_solver_uses_it`): as the depth prior of the limbs (the torso
-keeps MediaPipe's), the arms then turned a share `lifter.ARM_BLEND` of the way to the network's own
-directions. Taking the network's bones as they are (`direct`, solver.LIFTER_DIRECT) is more
-accurate on these renders but broke the avatar's fit to a real video (bench keypoints on
-pose_1.mp4: PCK 0.86 as a prior, 0.69-0.79 direct; the legs most): there the 2D lengths with the
-avatar's own bone lengths fit the image better than the network's depths (a gap between these
-renders of bodies in shorts and a dressed person, the likely cause, not measured).
+keeps MediaPipe's; the arms lean on it less, `lifting.ARM_LEARNED_PRIOR_SD_SHARE`), the arms then
+turned part of the way to the network's own directions, more where the network is sure of them
+(`lifter.CONFIDENT_BLEND`: the spread between its prediction and the mirror image's). Taking the
+network's bones as they are (`direct`, solver.LIFTER_DIRECT) is more accurate on these renders
+but broke the avatar's fit to a real video (bench keypoints on pose_1.mp4: PCK 0.86 as a prior,
+0.69-0.79 direct; the legs most): there the 2D lengths with the avatar's own bone lengths fit the
+image better than the network's depths (a gap between these renders of bodies in shorts and a
+dressed person, the likely cause, not measured).
 
 `bench retarget` (docs/bench/retarget.json) scores the whole solver with and without it, on its
 own seed-0 renders and on a body it never saw (`--shape height=1.58,mass=82,gender=0`).
@@ -303,7 +305,7 @@ def main() -> None:
     train_s = time.time() - t_train
     # Held-out evaluation with the exported numpy model (what the product runs).
     model = L.Lifter(out)
-    pred = model.predict(x_val)
+    pred, spread = model.predict(x_val, spread=True)
     raw = np.array([L.bone_directions(w) for w in data["world"][val]])
     ev = val[: args.eval_lift]
     k = len(ev)
@@ -319,7 +321,7 @@ def main() -> None:
     direct = [L.rebuild(data["world"][i], pred[j]) for j, i in enumerate(ev)]
     card["held_out_lift"]["direct"] = summary(angles(lift_with(data, ev, direct, kp_names, trusted=L.TRUSTED), y_val[:k]))
     card["held_out_lift"]["as_the_solver_uses_it"] = summary(angles(
-        lift_with(data, ev, priors, kp_names, blend=L.BLEND), y_val[:k]))
+        lift_with(data, ev, priors, kp_names, blend=[L.blend_shares(spread[j]) for j in range(k)]), y_val[:k]))
     for sd in (0.2, 0.1):
         lifted = lift_with(data, ev, priors, kp_names, sd)
         card["held_out_lift"][f"geometry_network_prior_sd{sd}{'' if L.PRIOR_TORSO else '_limbs'}"] = summary(angles(lifted, y_val[:k]))
