@@ -20,6 +20,7 @@ RSS_SAMPLE_EVERY_S = 1.0
 RSS_WARM_SAMPLES = 3         # RSS samples skipped before measuring growth
 BUSY_EMA = 0.2                # smoothing of the scene's time per frame reported to the worker
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
+WARMUP_FRAMES_PIPELINED = 30  # the live loop's warm-up, through its own pipeline's threads (about 1 s)
 NS = 1_000_000_000
 HELPER_STAGES = ("solve", "cloth", "garments")  # run by the pipeline's dress thread (most of "garments")
 FINISH_STAGE = "refine"                         # run by the pipeline's finish thread
@@ -140,11 +141,17 @@ class SceneLoop:
 
             self.video = VideoWriter(opts.out, r.fps, (self.base.win.getXSize(), self.base.win.getYSize()))
 
-    def warm_up(self, frames: int = WARMUP_FRAMES) -> None:
-        """Render a few rest-pose frames so shader compiles and caches do not count as frame time."""
-        scratch = LiveResult(mode="warm-up")
-        for i in range(frames):
-            self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
+    def warm_up(self, frames: int = WARMUP_FRAMES, pipe=None) -> None:
+        """Run a few rest-pose frames so shader compiles and caches do not count as frame time. Given
+        the run's own pipeline, they go through its threads, so that each thread's first-use memory
+        (its malloc arena, torch's buffers in the finish thread) is taken before the run, not during it."""
+        if pipe is None:
+            scratch = LiveResult(mode="warm-up")
+            for i in range(frames):
+                self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
+            return
+        todo = iter([Landmarks(index=i, time_s=0.0, image_size=self.source_size) for i in range(frames)])
+        pipe.run(lambda: next(todo, None), lambda shown: None)
 
     def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
         """Pose, dress, render (with read-back), refine and write one frame, one stage after another;
@@ -225,11 +232,12 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
     worker = PoseWorker(opts.source, just_in_time=opts.just_in_time)
     result.source_fps = worker.fps
     result.worker_pid = None
-    scene = None
+    scene = pipe = None
     try:
         scene = SceneLoop(opts, worker.size)
         result.cloth_vertices = scene.cloth_vertices
-        scene.warm_up()
+        pipe = scene.pipeline(threaded=opts.pipelined)
+        scene.warm_up(WARMUP_FRAMES_PIPELINED, pipe)
         worker.start()
         result.worker_pid = worker.pid
         slot = worker.slot
@@ -278,7 +286,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
                 return False
             return opts.frames is None or result.frames < opts.frames
 
-        with scene.pipeline(threaded=opts.pipelined) as pipe:
+        with pipe:
             try:
                 pipe.run(produce, emit)
             except KeyboardInterrupt:  # Ctrl-C ends a camera session: still stop cleanly and report
@@ -291,6 +299,8 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         result.torn_retries = slot.torn_retries
     finally:
         stats = worker.stop()
+        if pipe is not None:
+            pipe.close()
         if scene is not None:
             scene.close()
     result.worker_exited = not worker.process.is_alive()
