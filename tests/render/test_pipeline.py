@@ -91,7 +91,7 @@ def test_a_finish_stage_refines_in_its_own_thread_with_the_same_frames(panda_bas
     order, and what is emitted is exactly what it made of each. (That the threaded run draws the
     serial run's frames is test_threaded_frames_equal_the_serial_frames. Compared across the two runs
     here too, with the refiner's thread running beside the draw, the drawn frames differed once, in
-    a CI run of the full suite, and never in 76 repeats here; cause not found, see the README.)"""
+    a CI run of the full suite, and never in 76 repeats here; cause not found: README, Tests.)"""
     from avatar_wardrobe.refine.runner import Refiner
     from avatar_wardrobe.settings import RefineSettings
 
