@@ -138,7 +138,8 @@ def size_advice(garments_by_size: dict[str, Garment], avatar, fabric=None, setti
     if not garments_by_size:
         raise WardrobeError("size advice needs at least one garment size.")
     order = sorted(garments_by_size, key=lambda s: SIZES.index(s) if s in SIZES else len(SIZES))
-    settings = settings or ClothSettings(settle_steps=FIT_SETTLE_STEPS, skin_tight=False)  # drape all of it
+    settings = settings or ClothSettings(settle_steps=FIT_SETTLE_STEPS, skin_tight=False,  # drape all of it,
+                                         stretch_limit=None)  # and read its strain as PyBullet left it
     proxies = proxies or BodyProxies.for_avatar(avatar)
     first = garments_by_size[order[0]]
     advice = SizeAdvice(garment=first.name)

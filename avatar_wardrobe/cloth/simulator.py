@@ -60,6 +60,8 @@ TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skin
 RING_ROWS = 2                # ...but for this many rows of them around the loose part, anchored (PyBullet's
                              # anchors give a little under load; rows share it)
 EPS = 1e-12
+STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
+STRETCH_ITERATIONS = 6       # ...by this many Jacobi passes over the edges with a loose end
 WORLDS = ("classic", "deformable")
 
 
@@ -90,6 +92,9 @@ class ClothSettings:
     push_fit: bool = False               # push-out margins also cover the limb skin outside its proxy (skirt: inside
                                          # share 3.4% -> 0.9%, but deeper max on the others, +1-2.4 ms)
     anchor_group_nodes: int = ANCHOR_GROUP_NODES  # anchored nodes per anchor frame (4: ~1.5 ms less, more drift)
+    stretch_limit: float | None = STRETCH_LIMIT  # the sim nodes shown are clamped to their max distance and their
+                                         # edges limited to this times rest (None: PyBullet's nodes as they are;
+                                         # size advice reads the raw drape)
 
 
 @dataclass
@@ -335,6 +340,12 @@ class GarmentSim:
         self.rest_lengths = np.linalg.norm(self.sim.positions[self.edges[:, 0]] - self.sim.positions[self.edges[:, 1]],
                                            axis=1)
         self._edge_count = np.bincount(self.edges.ravel(), minlength=len(self.sim.positions))
+        # The stretch limit moves only loose nodes: an edge's correction is shared by its loose ends.
+        movable = (self.node_max_distance > TIGHT_MAX_DISTANCE_M).astype(float)
+        limit = np.flatnonzero(movable[self.edges].any(axis=1))
+        self._limit_edges, self._limit_rest = self.edges[limit], self.rest_lengths[limit]
+        m = movable[self._limit_edges]
+        self._limit_share = m / m.sum(axis=1, keepdims=True)
         self._node_skin = SparseSkin(self.node_joints, self.node_weights, len(sk), self.sim.positions)
         self._render_skinning = SparseSkin(self.joints, self.weights, len(sk), garment.positions, garment.normals)
         self._normals = _Normals(garment.faces, len(garment.positions))
@@ -378,12 +389,15 @@ class GarmentSim:
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
-        # Limb proxies are tested only against render vertices whose sim nodes (skinned or simulated)
-        # come within their distance to their sim corners (plus a slack) of the proxy.
+        # Limb proxies are tested only against render vertices whose three sim nodes (all skinned or
+        # all simulated) come within their reach of the proxy: each node's reach is its farthest
+        # render vertex at rest plus a slack.
         corners = self._embedding.corners
-        self._push_reach = float(np.linalg.norm(self.sim.positions[corners] - garment.positions[:, None], axis=2).max()
-                                 + PUSH_REACH_SLACK_M)
         self._corners_twice = np.concatenate([corners, corners + len(self.sim.positions)], axis=1)  # skinned, simulated
+        far = np.linalg.norm(self.sim.positions[corners] - garment.positions[:, None], axis=2)
+        reach = np.zeros(len(self.sim.positions))
+        np.maximum.at(reach, corners.ravel(), far.ravel())
+        self._node_reach = np.tile(reach + PUSH_REACH_SLACK_M, 2)
 
         self.world: ClothWorld | None = None
         self.cloths: list[int] = []      # the world's cloth per piece
@@ -735,13 +749,53 @@ class GarmentSim:
                           self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
                           stretch_max=float(ratio.max()))
 
+    def _shape(self, nodes: np.ndarray, skinned_nodes: np.ndarray) -> np.ndarray:
+        """The sim nodes shown: each within its max distance of its skinned place (the clamp the
+        render vertices get; the anchored ring, which sags and lags in PyBullet, snaps to its
+        skinned place), then edges longer than the stretch limit times rest shortened by moving
+        their loose ends (STRETCH_ITERATIONS Jacobi passes, each clamped again). PyBullet's own
+        state is left as it is: faults and anchor drift read that."""
+        limit = self.settings.stretch_limit
+        if limit is None:
+            return nodes
+        b = self.bullet_nodes
+        out = nodes.copy()
+        self._clamp(out, skinned_nodes, b)
+        e, rest, share = self._limit_edges, self._limit_rest, self._limit_share
+        count = len(out)
+        for _ in range(STRETCH_ITERATIONS):
+            d = out[e[:, 1]] - out[e[:, 0]]
+            length = np.sqrt(np.einsum("ei,ei->e", d, d))
+            excess = length - limit * rest
+            over = np.flatnonzero(excess > 0)
+            if not len(over):
+                break
+            fix = d[over] * (excess[over] / length[over])[:, None]   # shortens the edge to the limit
+            ea, eb = e[over, 0], e[over, 1]
+            wa, wb = share[over, 0], share[over, 1]
+            hits = np.bincount(ea, wa > 0, count) + np.bincount(eb, wb > 0, count)
+            move = np.stack([np.bincount(ea, fix[:, k] * wa, count) - np.bincount(eb, fix[:, k] * wb, count)
+                             for k in range(3)], axis=1)
+            out += move / np.maximum(hits, 1)[:, None]
+            self._clamp(out, skinned_nodes, b)  # each pass ends inside the max distances (the render clamp wins)
+        return out
+
+    def _clamp(self, out: np.ndarray, skinned_nodes: np.ndarray, index: np.ndarray) -> None:
+        """Nodes `index` of `out` moved (in place) to within their max distance of their skinned places."""
+        off = out[index] - skinned_nodes[index]
+        length = np.sqrt(np.einsum("vi,vi->v", off, off))
+        scale = np.minimum(1.0, self.node_max_distance[index] / np.maximum(length, EPS))
+        out[index] = skinned_nodes[index] + off * scale[:, None]
+
     def _output(self, skin, nodes) -> ClothState:
         skinned, skinned_n = self._render_skin(skin)
+        skinned_nodes = self._node_skin.positions(skin)
+        raw, nodes = nodes, self._shape(nodes, skinned_nodes)
         limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
         if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
-            stand_in = np.concatenate([self._node_skin.positions(skin), nodes])
-            near = self._push.candidates(limbs, stand_in, self._corners_twice, self._push_reach)
-            skinned, _ = self._push(skinned, limbs, near)
+            stand_in = np.concatenate([skinned_nodes, nodes])
+            near = self._push.pairs(limbs, stand_in, self._corners_twice, self._node_reach)
+            skinned, _ = self._push(skinned, limbs, pairs=near)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned
         length = np.linalg.norm(delta, axis=1)
@@ -752,7 +806,8 @@ class GarmentSim:
         pos = skinned + self._ramp * delta
         if limbs is not None:
             # A vertex with no max distance is its pushed skinned place already: only loose ones can be inside.
-            pos, pushed = self._push(pos, limbs, near[self._loose_render[near]])
+            loose = self._loose_render[near[0]]
+            pos, pushed = self._push(pos, limbs, pairs=(near[0][loose], near[1][loose]))
             pos, lifted = self._body_backstop(pos, skin)  # last: over the trunk, the trunk wins
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
@@ -764,7 +819,7 @@ class GarmentSim:
             target = frames.positions[self.pin_frame]
             if frames.orientations is not None:
                 target = target + np.einsum("pij,pj->pi", quat_to_matrix(frames.orientations)[self.pin_frame], local)
-            drift = float(np.linalg.norm(nodes[self.pinned] - target, axis=1).max())
+            drift = float(np.linalg.norm(raw[self.pinned] - target, axis=1).max())  # PyBullet's own
         return ClothState(pos, self._normals(pos), strain, nodes, True, self.frame,
                           self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
                           stretch_max=float(ratio.max()), anchor_drift_m=drift)

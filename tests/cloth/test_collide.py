@@ -125,3 +125,29 @@ def test_with_the_body_each_limb_proxy_margin_covers_its_own_skin(avatar, proxie
         covered = (d.min(axis=1) <= reach + 1e-9).mean()
         capped = np.isclose(extra[own], MAX_FIT_MARGIN_M).any()
         assert covered >= FIT_PERCENTILE / 100 - 0.01 or capped, avatar.skeleton.names[bone]
+
+
+def test_pairs_find_every_push_an_exhaustive_test_finds(avatar, proxies, shirt, motion):
+    """On the moving shirt, the node-level pair search moves exactly what testing every (vertex,
+    limb proxy) pair moves: first the skinned places, then the final vertices."""
+    from avatar_wardrobe.cloth.simulator import GarmentSim
+
+    with GarmentSim(shirt, avatar, proxies=proxies) as sim:
+        sim.reset(motion[0])
+        push = sim._push
+        every = np.nonzero(push.allowed.T)         # every allowed (vertex, proxy) pair
+        moved_total = 0
+        for pose in motion[1:]:
+            state = sim.step(pose)
+            skin = sim._skin(pose)
+            limbs = sim.proxies.pose(skin, index=push.index)
+            stand_in = np.concatenate([sim._node_skin.positions(skin), state.sim_positions])
+            pairs = push.pairs(limbs, stand_in, sim._corners_twice, sim._node_reach)
+            assert len(pairs[0]) < 0.5 * len(every[0])
+            for points in (sim._render_skin(skin)[0], state.positions - 0.01 * state.normals):
+                culled, moved = push(points, limbs, pairs=pairs)
+                exhaustive, moved_all = push(points, limbs, pairs=every)
+                assert moved == moved_all
+                np.testing.assert_array_equal(culled, exhaustive)
+                moved_total += moved
+        assert moved_total > 0

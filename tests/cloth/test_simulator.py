@@ -122,3 +122,27 @@ def test_only_the_loose_part_is_simulated_the_tight_part_is_skinned(avatar, prox
         assert np.linalg.norm(state.sim_positions[loose] - skinned[loose], axis=1).max() > 0.005
     with GarmentSim(shirt, avatar, settings=ClothSettings(skin_tight=False), proxies=proxies) as whole:
         assert len(whole.bullet_nodes) == count
+
+
+def test_shown_nodes_are_clamped_and_stretch_limited_and_pybullet_is_left_alone(avatar, proxies, shirt, motion):
+    """The sim nodes shown keep their max distance from the skinned places and their loose edges
+    near STRETCH_LIMIT; drift and faults still read PyBullet's own nodes; None shows those."""
+    from avatar_wardrobe.cloth.simulator import STRETCH_LIMIT
+
+    with GarmentSim(shirt, avatar, proxies=proxies) as shaped, \
+            GarmentSim(shirt, avatar, settings=ClothSettings(stretch_limit=None), proxies=proxies) as raw:
+        shaped.reset(motion[0])
+        raw.reset(motion[0])
+        for pose in motion[1:12]:
+            a, b = shaped.step(pose), raw.step(pose)
+        skinned = shaped._node_skin.positions(shaped._skin(pose))
+        bullet = np.concatenate([raw.world.nodes(c) for c in raw.cloths])
+        np.testing.assert_array_equal(b.sim_positions[raw.bullet_nodes], bullet)       # None: as PyBullet left it
+        np.testing.assert_array_equal(a.anchor_drift_m, b.anchor_drift_m)             # same physics either way
+        off = np.linalg.norm(a.sim_positions - skinned, axis=1)
+        assert (off <= shaped.node_max_distance + 1e-9).all()
+        assert np.linalg.norm(b.sim_positions - skinned, axis=1)[shaped.pinned].max() > 1e-4  # the ring sags there
+        e = shaped._limit_edges
+        ratio = np.linalg.norm(a.sim_positions[e[:, 0]] - a.sim_positions[e[:, 1]], axis=1) / shaped._limit_rest
+        raw_ratio = np.linalg.norm(b.sim_positions[e[:, 0]] - b.sim_positions[e[:, 1]], axis=1) / shaped._limit_rest
+        assert np.percentile(ratio, 99) <= STRETCH_LIMIT + 0.02 < np.percentile(raw_ratio, 99.9)
