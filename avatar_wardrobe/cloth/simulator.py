@@ -10,11 +10,36 @@ RING_ROWS rows of tight nodes around it, anchored: the other tight nodes are ski
 distance would clamp any simulation away). Each connected piece is its own soft body. Each
 anchored node has its own frame body skinned with its own weights (or small groups share one:
 `anchor_group_nodes`), so it is held on its skinned place. Measured on the bundled motion (one
-process, docs/bench/cloth.json tradeoff_1k): shipped tshirt_M 1,200 sim nodes -> 676 simulated,
-physics 9.7 -> 6.0 ms/frame; trousers_M -> 534, 10.8 -> 5.3 ms; the procedural shirt 1,000 ->
-782, 7.3 -> 7.0 ms (its 268 anchored nodes are frame bodies moved every step). One anchored row
-sagged ~7 mm under the hanging cloth at rest (skirt: stretch p99 1.38 on the edges into the
-skinned part); two rows share the load (1.09).
+process, docs/bench/cloth.json tradeoff_1k, before the levers below): shipped tshirt_M 1,200 sim
+nodes -> 676 simulated, physics 9.7 -> 6.0 ms/frame; trousers_M -> 534, 10.8 -> 5.3 ms; the
+procedural shirt 1,000 -> 782, 7.3 -> 7.0 ms.
+
+The sim nodes shown (ClothState.sim_positions: the strain map, the stretch measure, the render
+mesh's ride) are PyBullet's clamped to each node's max distance, so the anchored ring, which sags
+and lags its frames by 0.5-2 cm, sits on its skinned place, and then stretch-limited (`_shape`).
+PyBullet's own nodes still drive fault checks and the anchor drift measure.
+
+Levers measured on the 1k shirt and the skirt (same process, same frozen motion; ms are thread
+CPU time on the shared 2-core machine at load 7-11, so only the differences count):
+- point anchor frames (one node per frame, hung at its origin: no turn computed or sent):
+  prepare 1.5 -> 0.7 ms, same stretch and drift. Moving the frames once per frame instead of
+  every step: stretch p99 1.13 -> 1.50; every step without their velocity: 1.93. Kept per step.
+- push-out pairs per sim node with each node's own reach, all three nodes of a stand-in near
+  (collide.PushOut.pairs): 3437 -> 1852 pairs, the same vertices moved as an exhaustive test.
+  Pushing the skinned places of tight vertices only (loose ones only after the clamp): ~0.5 ms
+  less but the shirt's max depth 0.67 -> 0.87 cm: not kept.
+- shown-node clamp + stretch limit 1.05 x 6 passes: shirt stretch p99 1.137 -> 1.117, skirt
+  1.56 -> 1.24 (+0.3 ms). What is left on the shirt is skinned stretch of its tight part (the
+  shoulder band's ring and skinned edges reach 1.12-1.18 under plain skinning).
+- RING_ROWS 2 -> 1: shirt 782 -> 652 PyBullet nodes, physics -19% (6.3 -> 5.1 ms), frame CPU
+  16.4 -> 14.8 ms, stretch 1.117 -> 1.111, drift 1.50 -> 1.67 cm; skirt 990 -> 945 nodes, stretch
+  1.24 -> 1.30, drift 4.6 -> 5.5 cm (with the ring snapped to its skinned place and the limit, the
+  sag of one row no longer shows on the edges into the skinned part). Not kept: with one row the
+  shipped t-shirt no longer absorbs a 100 m/s kick on every node within the frame (an energy reset,
+  tests/reliability/test_sim_faults.py), and the skirt got worse.
+- one step of 1/30 s (adaptive up to max_substeps): 1.76 steps/frame instead of 2.37, but stretch
+  p99 1.85 and 2 resets; max_proxy_step_m 0.06: 2.26 steps, drift 1.3 -> 2.2 cm; sparse SDF voxel
+  0.03: no measurable change. Not kept.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
@@ -58,7 +83,7 @@ MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre aw
 PUSH_REACH_SLACK_M = 0.02    # added to the reach within which limb proxies are tested against the garment
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
 RING_ROWS = 2                # ...but for this many rows of them around the loose part, anchored (PyBullet's
-                             # anchors give a little under load; rows share it)
+                             # anchors give a little under load; rows share it, and absorb a 100 m/s kick)
 EPS = 1e-12
 STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
 STRETCH_ITERATIONS = 6       # ...by this many Jacobi passes over the edges with a loose end
