@@ -370,7 +370,18 @@ class GarmentSim:
         limit = np.flatnonzero(movable[self.edges].any(axis=1))
         self._limit_edges, self._limit_rest = self.edges[limit], self.rest_lengths[limit]
         m = movable[self._limit_edges]
-        self._limit_share = m / m.sum(axis=1, keepdims=True)
+        share = m / m.sum(axis=1, keepdims=True)
+        self._limit_nodes = np.flatnonzero(movable)
+        row = np.full(len(movable), -1)
+        row[self._limit_nodes] = np.arange(len(self._limit_nodes))
+        a, b = self._limit_edges[:, 0], self._limit_edges[:, 1]
+        cols = np.arange(len(a))
+        ka, kb = share[:, 0] > 0, share[:, 1] > 0   # (loose node, edge): + share at its first end, - at its second
+        shape = (len(self._limit_nodes), len(a))
+        self._limit_scatter = csr_matrix((np.r_[share[ka, 0], -share[kb, 1]], (np.r_[row[a[ka]], row[b[kb]]],
+                                                                                  np.r_[cols[ka], cols[kb]])), shape=shape)
+        self._limit_hits = csr_matrix((np.ones(ka.sum() + kb.sum()), (np.r_[row[a[ka]], row[b[kb]]],
+                                                                      np.r_[cols[ka], cols[kb]])), shape=shape)
         self._node_skin = SparseSkin(self.node_joints, self.node_weights, len(sk), self.sim.positions)
         self._render_skinning = SparseSkin(self.joints, self.weights, len(sk), garment.positions, garment.normals)
         self._normals = _Normals(garment.faces, len(garment.positions))
@@ -786,23 +797,17 @@ class GarmentSim:
         b = self.bullet_nodes
         out = nodes.copy()
         self._clamp(out, skinned_nodes, b)
-        e, rest, share = self._limit_edges, self._limit_rest, self._limit_share
-        count = len(out)
+        e, rest, loose = self._limit_edges, self._limit_rest, self._limit_nodes
         for _ in range(STRETCH_ITERATIONS):
             d = out[e[:, 1]] - out[e[:, 0]]
             length = np.sqrt(np.einsum("ei,ei->e", d, d))
-            excess = length - limit * rest
-            over = np.flatnonzero(excess > 0)
-            if not len(over):
+            excess = np.maximum(length - limit * rest, 0.0)
+            if not excess.any():
                 break
-            fix = d[over] * (excess[over] / length[over])[:, None]   # shortens the edge to the limit
-            ea, eb = e[over, 0], e[over, 1]
-            wa, wb = share[over, 0], share[over, 1]
-            hits = np.bincount(ea, wa > 0, count) + np.bincount(eb, wb > 0, count)
-            move = np.stack([np.bincount(ea, fix[:, k] * wa, count) - np.bincount(eb, fix[:, k] * wb, count)
-                             for k in range(3)], axis=1)
-            out += move / np.maximum(hits, 1)[:, None]
-            self._clamp(out, skinned_nodes, b)  # each pass ends inside the max distances (the render clamp wins)
+            fix = d * (excess / np.maximum(length, EPS))[:, None]        # shortens each edge to the limit
+            hits = self._limit_hits @ (excess > 0).astype(float)
+            out[loose] += (self._limit_scatter @ fix) / np.maximum(hits, 1.0)[:, None]
+            self._clamp(out, skinned_nodes, loose)  # each pass ends inside the max distances (the render clamp wins)
         return out
 
     def _clamp(self, out: np.ndarray, skinned_nodes: np.ndarray, index: np.ndarray) -> None:
