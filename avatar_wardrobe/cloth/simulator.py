@@ -27,7 +27,10 @@ CPU time on the shared 2-core machine at load 7-11, so only the differences coun
 - push-out pairs per sim node with each node's own reach, all three nodes of a stand-in near
   (collide.PushOut.pairs): 3437 -> 1852 pairs, the same vertices moved as an exhaustive test.
   Pushing the skinned places of tight vertices only (loose ones only after the clamp): ~0.5 ms
-  less but the shirt's max depth 0.67 -> 0.87 cm: not kept.
+  less but the shirt's max depth 0.67 -> 0.87 cm: not kept. Also tried, not kept (no measurable
+  gain: the push-out's ~2 ms a frame is mostly the fixed cost of ~100 small numpy calls per pass,
+  not the pair count): hull faces in the node test (pairs 2281 -> 1474 median, pair search +0.2
+  ms, push -0.1 ms), one BLAS product per hull instead of per-pair turns, stacked face planes.
 - shown-node clamp + stretch limit 1.05 x 6 passes: shirt stretch p99 1.137 -> 1.117, skirt
   1.56 -> 1.24 (+0.3 ms). What is left on the shirt is skinned stretch of its tight part (the
   shoulder band's ring and skinned edges reach 1.12-1.18 under plain skinning).
