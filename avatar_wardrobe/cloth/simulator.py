@@ -10,7 +10,7 @@ RING_ROWS rows of tight nodes around it, anchored: the other tight nodes are ski
 distance would clamp any simulation away). Each connected piece is its own soft body. Each
 anchored node has its own frame body skinned with its own weights (or small groups share one:
 `anchor_group_nodes`), so it is held on its skinned place. Measured on the bundled motion (one
-process, docs/bench/cloth.json tradeoff_1k, before the levers below): shipped tshirt_M 1,200 sim
+process, tradeoff_1k of docs/bench/cloth.json as of commit 68936a1, before the levers below): shipped tshirt_M 1,200 sim
 nodes -> 676 simulated, physics 9.7 -> 6.0 ms/frame; trousers_M -> 534, 10.8 -> 5.3 ms; the
 procedural shirt 1,000 -> 782, 7.3 -> 7.0 ms.
 
