@@ -166,7 +166,8 @@ mirror image's (as the solver does).
 {head}
 {held}
 
-The same through `lifting.lift` (true bone lengths, true focal length), first {card['held_out_lift']['n']} held-out samples:
+The same through `lifting.lift` (true bone lengths, true focal length), first {card['held_out_lift']['n']} held-out samples
+(the `sd` rows set `lifting.LEARNED_PRIOR_SD_SHARE`; the arms keep `ARM_LEARNED_PRIOR_SD_SHARE`):
 
 {head}
 {lifted}
