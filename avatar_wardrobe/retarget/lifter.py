@@ -34,6 +34,7 @@ MIN_TORSO = 1e-6
 # 0) against PCK on pose_1.mp4 (a real video, where the network's depths fit the image less well):
 # share 0: front arms 14.0 degrees median, PCK 0.864; 0.3: 12.3, 0.857; 0.4: 11.9, 0.852; 0.5: 10.8,
 # 0.847. The legs stay as lifted: blending them lost the knees and ankles on that video (PCK 0.79).
+# The solver now takes per-frame shares from CONFIDENT_BLEND; this one when that is None.
 ARM_BLEND = 0.3
 BLEND = {(f"{s}_{a}", f"{s}_{b}"): ARM_BLEND for s in ("left", "right")
          for a, b in (("shoulder", "elbow"), ("elbow", "wrist"))}
