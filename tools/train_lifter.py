@@ -131,6 +131,7 @@ def model_card(out: Path, card: dict) -> str:
     lifted = "\n".join(_row(k, v) for k, v in card["held_out_lift"].items() if k != "n")
     yaw = "\n".join(_row(f"|yaw| {k} deg (n={v['n']}): {m}", v[m]) for k, v in card["held_out_by_abs_yaw_deg"].items()
                      for m in ("mediapipe_world", "network"))
+    where = "the CPU" if card.get("device", "cpu") == "cpu" else f"a GPU ({card['device']})"
     return f"""# {out.name}: the learned lifter (retarget/lifter.py)
 
 A {card['parameters']:,}-parameter MLP (input layer, {card['blocks']} residual blocks of width {card['width']},
@@ -138,7 +139,8 @@ dropout {card['dropout']}) from MediaPipe's image landmarks (as pixel rays, cent
 scaled by the torso), their visibility and its world landmarks to the camera-frame directions of
 the spine, the hip and shoulder lines and the eight limb bones. Run in numpy by the solver as the
 depth prior of `retarget/lifting.py` (torch only trains it). Made {card['date_utc']} UTC with torch
-{card['torch']} on {'the CPU' if card.get('device', 'cpu') == 'cpu' else 'a GPU (' + card['device'] + ')'} in {card['train_seconds']} s ({card['epochs']} epochs, batch {card.get('batch', BATCH)}, arm bones weighted {card.get('arm_weight', ARM_WEIGHT)} in the loss):
+{card['torch']} on {where} in {card['train_seconds']} s ({card['epochs']} epochs, batch {card.get('batch', BATCH)}, arm bones
+weighted {card.get('arm_weight', ARM_WEIGHT)} in the loss):
 
     {card['command']}
 
