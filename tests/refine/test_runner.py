@@ -124,3 +124,21 @@ def test_demo_with_refine_writes_a_video(tmp_path):
     assert result["frames"] == 3 and "refine" in result["stages"]
     frames = read_video(out)
     assert len(frames) == 3 and frames[0].shape[:2] == (480, 640) and frames[0].std() > 5
+
+
+def test_the_traced_refiner_makes_the_eager_nets_frames_and_keeps_few_traces(renders):
+    """The frozen trace per input shape refines exactly as the eager network does, on real renders
+    at two sizes, and no more than TRACED_SHAPES traces are kept."""
+    import torch
+
+    refiner = Refiner.create("enhance", RefineSettings(style="enhance", internal_height=0, threads=1))
+    colour, _ = renders
+    frames = [colour[0], cv2.resize(colour[1], (160, 112))]
+    traced = [refiner(f) for f in frames]
+    assert all(isinstance(m, torch.jit.ScriptModule) for m in refiner._traced.values())  # traces were made
+    refiner._traced = {k: refiner.net for k in refiner._traced}  # the same shapes, eager
+    for frame, out in zip(frames, traced):
+        assert np.array_equal(out, refiner(frame))
+    for i in range(runner.TRACED_SHAPES + 2):
+        refiner(cv2.resize(colour[2], (64 + 16 * i, 48)))
+    assert len(refiner._traced) == runner.TRACED_SHAPES
