@@ -198,8 +198,13 @@ def worker_main(source, slot_name: str, size: tuple[int, int], stop, ready, resu
     times, cpu_times = [], []
     try:
         with PoseTracker(smooth_landmarks=False) as tracker:  # the scene's One Euro filter smooths
-            ready.set()
             from ..records import Frame
+
+            # MediaPipe's first inference sets up its interpreters: ~0.75 s here against ~20 ms a
+            # frame after. A blank frame takes that before `ready` (the scene's clock), not the
+            # first camera frame (the next real frame then takes ~40 ms: only the landmark model is new).
+            tracker.track(Frame(index=-1, time_s=0.0, image=np.zeros((size[1], size[0], 3), np.uint8)))
+            ready.set()
 
             track_ns = 0.0
             while not stop.is_set():
