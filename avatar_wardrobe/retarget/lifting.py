@@ -175,7 +175,7 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
                 not _implausible(child, other, out, forward) and \
                 not (TEMPORAL_OVER_ANATOMY and before is not None and _closer_before(other, lifted, before)):
             lifted = other
-        elif prev is not None and _closer_before(lifted, other, prev[child] - prev[parent]) and \
+        elif before is not None and _closer_before(lifted, other, before) and \
                 not (forward is not None and _implausible(child, other, out, forward)):
             lifted = other
         share = blend.get((parent, child), 0.0) if blend else 0.0

@@ -349,26 +349,25 @@ class Solver:
             focal = None
             if self.vertical_fov_deg:
                 focal = marks.image_size[1] / 2 / math.tan(math.radians(self.vertical_fov_deg) / 2)
-            prior = self.depth_prior(marks)
-            if prior is marks.world:
-                prior = None
+            prior, blend = self.depth_prior(marks)
             return lift(marks.image, marks.world, marks.image_size, self.bone_lengths, focal, prior=prior,
                         trusted=learned.TRUSTED if prior is not None and LIFTER_DIRECT else (),
-                        blend=self._prior_cache[2] if prior is not None else None, previous=previous)
+                        blend=blend, previous=previous)
         return np.asarray(marks.world, dtype=np.float64)
 
-    def depth_prior(self, marks: Landmarks) -> np.ndarray:
-        """The world landmarks lifting takes its depths from: the learned lifter's when loaded, else
-        MediaPipe's. The last frame's is kept (PoseFilter asks twice per frame)."""
+    def depth_prior(self, marks: Landmarks) -> tuple[np.ndarray | None, dict | None]:
+        """(world landmarks lifting takes its depths from, the arms' blend shares) from the learned
+        lifter when loaded; (None, None) without it (lifting then takes MediaPipe's). The last
+        frame's is kept (lifting the same landmarks again, with and without a temporal prior)."""
         if self.lifter is None or marks.visibility is None:
-            return marks.world
+            return None, None
         if self._prior_cache is not None and self._prior_cache[0] is marks:
             return self._prior_cache[1]
         fov = self.vertical_fov_deg or ASSUMED_VERTICAL_FOV_DEG
         focal = marks.image_size[1] / 2 / math.tan(math.radians(fov) / 2)
-        prior, blend = self.lifter.prior_and_blend(marks.image, marks.visibility, marks.world, marks.image_size, focal)
-        self._prior_cache = (marks, prior, blend)
-        return prior
+        prior_blend = self.lifter.prior_and_blend(marks.image, marks.visibility, marks.world, marks.image_size, focal)
+        self._prior_cache = (marks, prior_blend)
+        return prior_blend
 
     def _torso(self, pts, deltas):
         """Pelvis and chest: yaw from the hip line, lean (damped) from hips to shoulders, the bend
