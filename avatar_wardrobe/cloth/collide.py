@@ -102,10 +102,7 @@ class PushOut:
         keep = np.zeros(len(n), bool)
         cap = self.capsule[c]
         ni, ci = n[cap], c[cap]
-        rel = nodes[ni] - pose.centres[ci]
-        axis = pose.axes[ci]
-        t = np.clip(np.einsum("ni,ni->n", rel, axis), -self.half[ci], self.half[ci])
-        radial = rel - t[:, None] * axis
+        radial, _ = _segment_offset(nodes[ni], pose.centres[ci], pose.axes[ci], self.half[ci])
         limit = self.radii[ci] + self.margin[ci] + reach[ni]
         keep[cap] = np.einsum("ni,ni->n", radial, radial) < limit * limit
         hull = np.flatnonzero(~cap)
@@ -195,9 +192,7 @@ class PushOut:
 
     def _capsules(self, p, centre, axis, half, radius):
         """Per pair: point p (N, 3) against capsule (centre, axis, half, radius with the margin) (N, ...)."""
-        rel = p - centre
-        t = np.clip(np.einsum("ni,ni->n", rel, axis), -half, half)
-        radial = rel - t[:, None] * axis
+        radial, t = _segment_offset(p, centre, axis, half)
         dist = np.sqrt(np.einsum("ni,ni->n", radial, radial))
         hit = np.flatnonzero(dist < radius)
         if not len(hit):
@@ -232,6 +227,14 @@ class PushOut:
         hit = box[inside]
         local_new = local[hit] + (margin[inside] - depth[inside])[:, None] * n[inside]
         return hit, np.einsum("nij,nj->ni", rot[hit], local_new) + centre[hit]
+
+
+def _segment_offset(p, centre, axis, half):
+    """Per pair: the offset of point p (N, 3) from the nearest point of a capsule's segment (centre,
+    unit axis, half length), and where along the axis that nearest point lies."""
+    rel = p - centre
+    t = np.clip(np.einsum("ni,ni->n", rel, axis), -half, half)
+    return rel - t[:, None] * axis, t
 
 
 def _fit_margins(proxies: BodyProxies, index: np.ndarray, body) -> np.ndarray:
