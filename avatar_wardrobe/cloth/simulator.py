@@ -515,7 +515,7 @@ class GarmentSim:
         else:
             self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
             self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
-            state = self._output(skin, nodes)
+            state = self._output(skin, nodes, skinned_nodes)
         t4 = time.perf_counter()
         state.timings_ms = {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3, "readback": (t3 - t2) * 1e3,
                             "blend": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
@@ -820,9 +820,12 @@ class GarmentSim:
         scale = np.minimum(1.0, self.node_max_distance[index] / np.maximum(length, EPS))
         out[index] = skinned_nodes[index] + off * scale[:, None]
 
-    def _output(self, skin, nodes) -> ClothState:
+    def _output(self, skin, nodes, skinned_nodes: np.ndarray | None = None) -> ClothState:
+        """The frame's ClothState from PyBullet's nodes (`skinned_nodes`: the sim nodes skinned to
+        `skin`, when the caller has them)."""
         skinned, skinned_n = self._render_skin(skin)
-        skinned_nodes = self._node_skin.positions(skin)
+        if skinned_nodes is None:
+            skinned_nodes = self._node_skin.positions(skin)
         raw, nodes = nodes, self._shape(nodes, skinned_nodes)
         limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
         if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
