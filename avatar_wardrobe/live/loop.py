@@ -145,13 +145,8 @@ class SceneLoop:
         """Run a few rest-pose frames so shader compiles and caches do not count as frame time. Given
         the run's own pipeline, they go through its threads, so that each thread's first-use memory
         (its malloc arena, torch's buffers in the finish thread) is taken before the run, not during it."""
-        if pipe is None:
-            scratch = LiveResult(mode="warm-up")
-            for i in range(frames):
-                self.step(Landmarks(index=i, time_s=0.0, image_size=self.source_size), scratch, write=False)
-            return
         todo = iter([Landmarks(index=i, time_s=0.0, image_size=self.source_size) for i in range(frames)])
-        pipe.run(lambda: next(todo, None), lambda shown: None)
+        (pipe or self.pipeline(threaded=False)).run(lambda: next(todo, None), lambda shown: None)
 
     def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
         """Pose, dress, render (with read-back), refine and write one frame, one stage after another;
