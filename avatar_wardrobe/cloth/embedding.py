@@ -7,6 +7,7 @@ from scipy.spatial import cKDTree
 from ..avatar.skinning import vertex_normals
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
+from . import kernels
 
 MAX_SIM_VERTICES = 1500      # the issue's budget per garment for the default settings
 DEFAULT_SIM_VERTICES = 1000
@@ -168,9 +169,9 @@ class Embedding:
 
     def __init__(self, sim_faces: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, offset: np.ndarray):
         self.sim_faces, self.triangle = sim_faces, triangle
-        self.corners = sim_faces[triangle]                       # (V, 3) sim nodes
-        self.bary = [np.repeat(barycentric[:, k], 3).reshape(-1, 3) for k in range(3)]
-        self.offset = np.repeat(offset, 3).reshape(-1, 3)
+        self.corners = np.ascontiguousarray(sim_faces[triangle], np.int64)  # (V, 3) sim nodes
+        self.barycentric = np.ascontiguousarray(barycentric, np.float64)
+        self.offset = np.ascontiguousarray(offset, np.float64)
         w = np.clip(barycentric, 0.0, None)
         self.clipped = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
 
@@ -179,10 +180,10 @@ class Embedding:
         return cls(sim.faces, sim.triangle, sim.barycentric, sim.offset)
 
     def reconstruct(self, nodes: np.ndarray) -> np.ndarray:
-        """Render positions from sim node positions."""
-        a, b, c = (np.take(nodes, self.corners[:, k], axis=0) for k in range(3))
-        n = np.take(face_normals(nodes, self.sim_faces), self.triangle, axis=0)
-        return self.bary[0] * a + self.bary[1] * b + self.bary[2] * c + self.offset * n
+        """Render positions from sim node positions (compiled: cloth/kernels.py)."""
+        out = np.empty((len(self.corners), 3))
+        kernels.reconstruct(np.ascontiguousarray(nodes, np.float64), self.corners, self.barycentric, self.offset, out)
+        return out
 
     def interpolate(self, values: np.ndarray) -> np.ndarray:
         """Per-node scalars (S,) -> per render vertex (barycentrics clipped to the triangle)."""

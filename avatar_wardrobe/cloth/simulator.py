@@ -24,13 +24,9 @@ CPU time on the shared 2-core machine at load 7-11, so only the differences coun
 - point anchor frames (one node per frame, hung at its origin: no turn computed or sent):
   prepare 1.5 -> 0.7 ms, same stretch and drift. Moving the frames once per frame instead of
   every step: stretch p99 1.13 -> 1.50; every step without their velocity: 1.93. Kept per step.
-- push-out pairs per sim node with each node's own reach, all three nodes of a stand-in near
-  (collide.PushOut.pairs): 3437 -> 1852 pairs, the same vertices moved as an exhaustive test.
-  Pushing the skinned places of tight vertices only (loose ones only after the clamp): ~0.5 ms
-  less but the shirt's max depth 0.67 -> 0.87 cm: not kept. Also tried, not kept (no measurable
-  gain: the push-out's ~2 ms a frame is mostly the fixed cost of ~100 small numpy calls per pass,
-  not the pair count): hull faces in the node test (pairs 2281 -> 1474 median, pair search +0.2
-  ms, push -0.1 ms), one BLAS product per hull instead of per-pair turns, stacked face planes.
+- the blend's loops compiled (cloth/kernels.py: skinning, normals, embedding, stretch limit, and a
+  push-out that tests every allowed (vertex, limb proxy) pair after a bounding-sphere cull, which
+  replaced a node-level pair search): blend 7.2 -> 2.8 ms a frame on the 1k shirt, quiet machine.
 - shown-node clamp + stretch limit 1.05 x 6 passes: shirt stretch p99 1.137 -> 1.117, skirt
   1.56 -> 1.24 (+0.3 ms). What is left on the shirt is skinned stretch of its tight part (the
   shoulder band's ring and skinned edges reach 1.12-1.18 under plain skinning).
@@ -58,6 +54,7 @@ from ..avatar.proxies import BodyProxies, ProxyPose, angular_velocity
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
 from ..transforms import matrix_to_quat, normalize, quat_to_matrix
+from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
 from .collide import BodyBackstop, PushOut
 from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, cross, unique_edges, unit
@@ -83,7 +80,6 @@ ANCHOR_GROUP_SIZE_M = 0.1    # ...a group's spread in metres weighs like...
 ANCHOR_GROUP_WEIGHT = 0.1    # ...this difference in skin weight
 ANCHOR_GROUP_SEED = 0
 MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre away from the pins
-PUSH_REACH_SLACK_M = 0.02    # added to the reach within which limb proxies are tested against the garment
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
 RING_ROWS = 2                # ...but for this many rows of them around the loose part, anchored (PyBullet's
                              # anchors give a little under load; rows share it, and absorb a 100 m/s kick)
@@ -154,42 +150,46 @@ class _Frames:
 
 
 class SparseSkin:
-    """Linear blend skinning of fixed points with a sparse (V x J) weight matrix (fast per frame)."""
+    """Linear blend skinning of fixed points (up to INFLUENCES joints each; compiled: cloth/kernels.py)."""
 
     def __init__(self, joints: np.ndarray, weights: np.ndarray, joint_count: int, points: np.ndarray,
                  normals: np.ndarray | None = None):
-        rows = np.repeat(np.arange(len(joints)), joints.shape[1])
-        self.matrix = csr_matrix((weights.ravel(), (rows, joints.ravel())), shape=(len(joints), joint_count))
-        self.points, self.normals = points, normals
-
-    def blend(self, skin: np.ndarray) -> np.ndarray:
-        """(V, 3, 4) blended matrices."""
-        return (self.matrix @ skin[:, :3, :].reshape(len(skin), 12)).reshape(-1, 3, 4)
+        self.joints = np.ascontiguousarray(joints, np.int64)
+        self.weights = np.ascontiguousarray(weights, np.float64)
+        if len(self.joints) and (self.joints.min() < 0 or self.joints.max() >= joint_count):
+            raise WardrobeError(f"skin weights name joints outside the skeleton's {joint_count}.")
+        self.points = np.ascontiguousarray(points, np.float64)
+        self.normals = None if normals is None else np.ascontiguousarray(normals, np.float64)
 
     def positions(self, skin: np.ndarray) -> np.ndarray:
-        return _apply(self.blend(skin), self.points)
+        out = np.empty_like(self.points)
+        kernels.skin(_matrices(skin), self.joints, self.weights, self.points, out)
+        return out
 
     def positions_normals(self, skin: np.ndarray):
-        b = self.blend(skin)
-        return _apply(b, self.points), unit(np.einsum("vij,vj->vi", b[:, :, :3], self.normals))
+        m = _matrices(skin)
+        pos, nrm = np.empty_like(self.points), np.empty_like(self.normals)
+        kernels.skin(m, self.joints, self.weights, self.points, pos)
+        kernels.skin_normals(m, self.joints, self.weights, self.normals, nrm)
+        return pos, nrm
+
+
+def _matrices(skin: np.ndarray) -> np.ndarray:
+    """(J, 3, 4) C-contiguous float64 rows of (J, 4, 4) skin matrices (the kernels' layout)."""
+    return np.ascontiguousarray(skin[:, :3, :], np.float64)
 
 
 class _Normals:
-    """Area-weighted vertex normals of a fixed triangle list, by one sparse product."""
+    """Area-weighted vertex normals of a fixed triangle list (compiled)."""
 
     def __init__(self, faces: np.ndarray, count: int):
-        self.faces = faces
-        rows = faces.T.ravel()
-        cols = np.tile(np.arange(len(faces)), 3)
-        self.matrix = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(faces)))
+        self.faces = np.ascontiguousarray(faces, np.int64)
+        self.count = count
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        a, b, c = (np.take(points, self.faces[:, k], axis=0) for k in range(3))
-        return unit(self.matrix @ cross(b - a, c - a))
-
-
-def _apply(blend: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return np.einsum("vij,vj->vi", blend[:, :, :3], points) + blend[:, :, 3]
+        out = np.empty((self.count, 3))
+        kernels.vertex_normals(np.ascontiguousarray(points, np.float64), self.faces, out)
+        return out
 
 
 def _rigid(m: np.ndarray) -> np.ndarray:
@@ -356,7 +356,7 @@ class GarmentSim:
             self.max_distance = np.minimum(self.max_distance, MAX_DISTANCE_SLOPE * from_pin)
         gap = body_gap(garment.positions, body)
         self.backstop = np.where(gap < BACKSTOP_RANGE_M, np.maximum(gap - s.backstop_slack_m, 0.0), np.inf)
-        self._loose_render = self.max_distance > 0
+        self._loose_candidates = np.flatnonzero(self.max_distance > 0)  # the render vertices that can leave the skin
 
         # Sim mesh, its skin (from the nearest render vertex) and its rest edges.
         self.sim: SimMesh = build_sim_mesh(garment, int(s.sim_vertices or f.sim_vertices))
@@ -371,20 +371,10 @@ class GarmentSim:
         # The stretch limit moves only loose nodes: an edge's correction is shared by its loose ends.
         movable = (self.node_max_distance > TIGHT_MAX_DISTANCE_M).astype(float)
         limit = np.flatnonzero(movable[self.edges].any(axis=1))
-        self._limit_edges, self._limit_rest = self.edges[limit], self.rest_lengths[limit]
+        self._limit_edges, self._limit_rest = np.ascontiguousarray(self.edges[limit]), self.rest_lengths[limit]
         m = movable[self._limit_edges]
-        share = m / m.sum(axis=1, keepdims=True)
+        self._limit_share = np.ascontiguousarray(m / m.sum(axis=1, keepdims=True))
         self._limit_nodes = np.flatnonzero(movable)
-        row = np.full(len(movable), -1)
-        row[self._limit_nodes] = np.arange(len(self._limit_nodes))
-        a, b = self._limit_edges[:, 0], self._limit_edges[:, 1]
-        cols = np.arange(len(a))
-        ka, kb = share[:, 0] > 0, share[:, 1] > 0   # (loose node, edge): + share at its first end, - at its second
-        shape = (len(self._limit_nodes), len(a))
-        self._limit_scatter = csr_matrix((np.r_[share[ka, 0], -share[kb, 1]], (np.r_[row[a[ka]], row[b[kb]]],
-                                                                                  np.r_[cols[ka], cols[kb]])), shape=shape)
-        self._limit_hits = csr_matrix((np.ones(ka.sum() + kb.sum()), (np.r_[row[a[ka]], row[b[kb]]],
-                                                                      np.r_[cols[ka], cols[kb]])), shape=shape)
         self._node_skin = SparseSkin(self.node_joints, self.node_weights, len(sk), self.sim.positions)
         self._render_skinning = SparseSkin(self.joints, self.weights, len(sk), garment.positions, garment.normals)
         self._normals = _Normals(garment.faces, len(garment.positions))
@@ -428,16 +418,6 @@ class GarmentSim:
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
-        # Limb proxies are tested only against render vertices whose three sim nodes (all skinned or
-        # all simulated) come within their reach of the proxy: each node's reach is its farthest
-        # render vertex at rest plus a slack.
-        corners = self._embedding.corners
-        self._corners_twice = np.concatenate([corners, corners + len(self.sim.positions)], axis=1)  # skinned, simulated
-        far = np.linalg.norm(self.sim.positions[corners] - garment.positions[:, None], axis=2)
-        reach = np.zeros(len(self.sim.positions))
-        np.maximum.at(reach, corners.ravel(), far.ravel())
-        self._node_reach = np.tile(reach + PUSH_REACH_SLACK_M, 2)
-
         self.world: ClothWorld | None = None
         self.cloths: list[int] = []      # the world's cloth per piece
         self.frame = 0
@@ -797,28 +777,11 @@ class GarmentSim:
         limit = self.settings.stretch_limit
         if limit is None:
             return nodes
-        b = self.bullet_nodes
-        out = nodes.copy()
-        self._clamp(out, skinned_nodes, b)
-        e, rest, loose = self._limit_edges, self._limit_rest, self._limit_nodes
-        for _ in range(STRETCH_ITERATIONS):
-            d = out[e[:, 1]] - out[e[:, 0]]
-            length = np.sqrt(np.einsum("ei,ei->e", d, d))
-            excess = np.maximum(length - limit * rest, 0.0)
-            if not excess.any():
-                break
-            fix = d * (excess / np.maximum(length, EPS))[:, None]        # shortens each edge to the limit
-            hits = self._limit_hits @ (excess > 0).astype(float)
-            out[loose] += (self._limit_scatter @ fix) / np.maximum(hits, 1.0)[:, None]
-            self._clamp(out, skinned_nodes, loose)  # each pass ends inside the max distances (the render clamp wins)
+        out = np.array(nodes, np.float64, order="C")
+        kernels.clamp(out, skinned_nodes, self.node_max_distance, self.bullet_nodes)
+        kernels.stretch_limit(out, skinned_nodes, self.node_max_distance, self._limit_edges, self._limit_rest,
+                              self._limit_share, self._limit_nodes, float(limit), STRETCH_ITERATIONS)
         return out
-
-    def _clamp(self, out: np.ndarray, skinned_nodes: np.ndarray, index: np.ndarray) -> None:
-        """Nodes `index` of `out` moved (in place) to within their max distance of their skinned places."""
-        off = out[index] - skinned_nodes[index]
-        length = np.sqrt(np.einsum("vi,vi->v", off, off))
-        scale = np.minimum(1.0, self.node_max_distance[index] / np.maximum(length, EPS))
-        out[index] = skinned_nodes[index] + off * scale[:, None]
 
     def _output(self, skin, nodes, skinned_nodes: np.ndarray | None = None) -> ClothState:
         """The frame's ClothState from PyBullet's nodes (`skinned_nodes`: the sim nodes skinned to
@@ -829,9 +792,7 @@ class GarmentSim:
         raw, nodes = nodes, self._shape(nodes, skinned_nodes)
         limbs = self.proxies.pose(skin, index=self._push.index) if self._push is not None else None
         if limbs is not None:  # the skinned place a limb swung into is moved out first: the clamp is around that
-            stand_in = np.concatenate([skinned_nodes, nodes])
-            near = self._push.pairs(limbs, stand_in, self._corners_twice, self._node_reach)
-            skinned, _ = self._push(skinned, limbs, pairs=near)
+            skinned, _ = self._push(skinned, limbs)
         simulated = self._embedding.reconstruct(nodes)
         delta = simulated - skinned
         length = np.linalg.norm(delta, axis=1)
@@ -842,8 +803,7 @@ class GarmentSim:
         pos = skinned + self._ramp * delta
         if limbs is not None:
             # A vertex with no max distance is its pushed skinned place already: only loose ones can be inside.
-            loose = self._loose_render[near[0]]
-            pos, pushed = self._push(pos, limbs, pairs=(near[0][loose], near[1][loose]))
+            pos, pushed = self._push(pos, limbs, candidates=self._loose_candidates)
             pos, lifted = self._body_backstop(pos, skin)  # last: over the trunk, the trunk wins
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)

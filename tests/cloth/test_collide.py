@@ -127,27 +127,64 @@ def test_with_the_body_each_limb_proxy_margin_covers_its_own_skin(avatar, proxie
         assert covered >= FIT_PERCENTILE / 100 - 0.01 or capped, avatar.skeleton.names[bone]
 
 
-def test_pairs_find_every_push_an_exhaustive_test_finds(avatar, proxies, shirt, motion):
-    """On the moving shirt, the node-level pair search moves exactly what testing every (vertex,
-    limb proxy) pair moves: first the skinned places, then the final vertices."""
+def _numpy_push(push, points, pose, candidates):
+    """A plain numpy statement of the push-out rule (no culling), to check the compiled one: per
+    pass, each candidate point inside allowed proxies (with the margin) goes where its longest
+    way out leads; points moved in a pass are the next pass's candidates."""
+    from avatar_wardrobe.cloth.collide import PASSES
+    from avatar_wardrobe.transforms import quat_to_matrix
+
+    rot = quat_to_matrix(pose.orientations)
+    out, active, moved = points.copy(), np.asarray(candidates), np.zeros(len(points), bool)
+    for _ in range(PASSES):
+        best, target = np.full(len(points), -1.0), np.zeros_like(points)
+        for c in range(len(push)):
+            v = active[push.allowed[c, active]]
+            p, centre, margin = out[v], pose.centres[c], push.margin[c]
+            if push.capsule[c]:
+                axis = pose.axes[c]
+                t = np.clip((p - centre) @ axis, -push.half[c], push.half[c])
+                radial = p - centre - t[:, None] * axis
+                dist = np.linalg.norm(radial, axis=1)
+                inside = dist < push.radii[c] + margin
+                way = centre + t[:, None] * axis + radial / np.maximum(dist, 1e-12)[:, None] * (push.radii[c] + margin)
+            else:
+                local = (p - centre) @ rot[c]
+                planes = push._planes[c]
+                side = local @ planes[:, :3].T + planes[:, 3]
+                face = side.argmax(axis=1)
+                depth = side[np.arange(len(v)), face]
+                inside = ((local >= push.box_lo[c]) & (local <= push.box_hi[c])).all(axis=1) & (depth < margin)
+                way = (local + (margin - depth)[:, None] * planes[face, :3]) @ rot[c].T + centre
+            step = ((way - p) ** 2).sum(axis=1)
+            better = inside & (step >= best[v])
+            best[v[better]], target[v[better]] = step[better], way[better]
+        hit = np.flatnonzero(best >= 0)
+        out[hit] = target[hit]
+        moved[hit] = True
+        active = hit
+        if not len(hit):
+            break
+    return out, int(moved.sum())
+
+
+def test_the_compiled_push_out_moves_what_the_numpy_rule_moves(avatar, proxies, shirt, motion):
+    """On the moving shirt, the compiled push-out (every allowed pair, bounding-sphere cull) gives
+    what the plain numpy rule gives: first the skinned places, then the final vertices."""
     from avatar_wardrobe.cloth.simulator import GarmentSim
 
     with GarmentSim(shirt, avatar, proxies=proxies) as sim:
         sim.reset(motion[0])
         push = sim._push
-        every = np.nonzero(push.allowed.T)         # every allowed (vertex, proxy) pair
         moved_total = 0
         for pose in motion[1:]:
             state = sim.step(pose)
-            skin = sim._skin(pose)
-            limbs = sim.proxies.pose(skin, index=push.index)
-            stand_in = np.concatenate([sim._node_skin.positions(skin), state.sim_positions])
-            pairs = push.pairs(limbs, stand_in, sim._corners_twice, sim._node_reach)
-            assert len(pairs[0]) < 0.5 * len(every[0])
-            for points in (sim._render_skin(skin)[0], state.positions - 0.01 * state.normals):
-                culled, moved = push(points, limbs, pairs=pairs)
-                exhaustive, moved_all = push(points, limbs, pairs=every)
-                assert moved == moved_all
-                np.testing.assert_array_equal(culled, exhaustive)
+            limbs = sim.proxies.pose(sim._skin(pose), index=push.index)
+            for points in (sim._render_skin(sim._skin(pose))[0], state.positions - 0.01 * state.normals):
+                candidates = np.arange(len(points))
+                compiled, moved = push(points, limbs)
+                reference, moved_ref = _numpy_push(push, points, limbs, candidates)
+                assert moved == moved_ref
+                np.testing.assert_allclose(compiled, reference, atol=1e-12)
                 moved_total += moved
         assert moved_total > 0

@@ -1,0 +1,71 @@
+"""The compiled cloth loops (cloth/kernels.py) against plain numpy statements of the same math, on the real avatar."""
+from __future__ import annotations
+
+import numpy as np
+
+from avatar_wardrobe.avatar.skinning import vertex_normals
+from avatar_wardrobe.cloth import kernels
+
+
+def _posed_skin(avatar, seed=0):
+    sk = avatar.skeleton
+    rng = np.random.default_rng(seed)
+    q = sk.rest_rotations().copy()
+    turn = rng.normal(scale=0.3, size=(len(sk), 3))
+    from avatar_wardrobe.transforms import matrix_to_quat, quat_to_matrix
+    from scipy.spatial.transform import Rotation
+
+    q = matrix_to_quat(Rotation.from_rotvec(turn).as_matrix() @ quat_to_matrix(q))
+    return sk.forward(q, np.array([0.1, 0.0, -0.2])) @ np.linalg.inv(sk.bind_world)
+
+
+def test_skinning_matches_the_dense_blend(avatar):
+    body = avatar.body
+    skin = _posed_skin(avatar)
+    dense = np.zeros((len(body.joints), len(skin)))
+    np.add.at(dense, (np.repeat(np.arange(len(body.joints)), body.joints.shape[1]), body.joints.ravel()),
+              body.weights.ravel())
+    blend = np.einsum("vj,jab->vab", dense, skin[:, :3, :])
+    want = np.einsum("vab,vb->va", blend[:, :, :3], body.positions) + blend[:, :, 3]
+    turned = np.einsum("vab,vb->va", blend[:, :, :3], body.normals)
+    want_n = turned / np.linalg.norm(turned, axis=1, keepdims=True)
+    m = np.ascontiguousarray(skin[:, :3, :])
+    joints, weights = np.ascontiguousarray(body.joints, np.int64), np.ascontiguousarray(body.weights, np.float64)
+    got, got_n = np.empty_like(want), np.empty_like(want)
+    kernels.skin(m, joints, weights, np.ascontiguousarray(body.positions, np.float64), got)
+    kernels.skin_normals(m, joints, weights, np.ascontiguousarray(body.normals, np.float64), got_n)
+    assert np.abs(got - body.positions).max() > 0.05  # the pose really moved the body
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    np.testing.assert_allclose(got_n, want_n, atol=1e-9)
+
+
+def test_vertex_normals_match_the_numpy_ones(avatar, shirt):
+    points = np.ascontiguousarray(shirt.positions, np.float64)
+    faces = np.ascontiguousarray(shirt.faces, np.int64)
+    got = np.empty_like(points)
+    kernels.vertex_normals(points, faces, got)
+    np.testing.assert_allclose(got, vertex_normals(points, faces), atol=1e-9)
+
+
+def test_stretch_limit_brings_long_edges_to_the_limit_and_moves_only_loose_nodes():
+    rng = np.random.default_rng(1)
+    n = 12
+    rest_points = np.stack([np.arange(n) * 0.01, np.zeros(n), np.zeros(n)], axis=1)  # a chain
+    edges = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1).astype(np.int64)
+    rest = np.full(n - 1, 0.01)
+    loose = np.arange(1, n, dtype=np.int64)  # node 0 is held
+    movable = np.isin(np.arange(n), loose).astype(float)
+    share = movable[edges] / movable[edges].sum(axis=1, keepdims=True)
+    stretched = rest_points + rng.normal(scale=1e-4, size=rest_points.shape)
+    stretched[6, 1] += 0.008  # one node pulled off the chain: its two edges ~1.3x rest
+    out = stretched.copy()
+    far = np.full(n, 10.0)
+    before = np.linalg.norm(out[edges[:, 1]] - out[edges[:, 0]], axis=1)
+    kernels.stretch_limit(out, rest_points, far, edges, rest, share, loose, 1.05, 50)
+    length = np.linalg.norm(out[edges[:, 1]] - out[edges[:, 0]], axis=1)
+    assert before.max() > 1.25 * 0.01 and (length <= 1.05 * rest * (1 + 1e-3)).all()
+    np.testing.assert_array_equal(out[0], stretched[0])
+    # A max distance of 0 keeps loose nodes on their skinned places whatever the edges say.
+    pinned = stretched.copy()
+    kernels.stretch_limit(pinned, rest_points, np.zeros(n), edges, rest, share, loose, 1.05, 3)
+    np.testing.assert_allclose(pinned[loose], rest_points[loose])
