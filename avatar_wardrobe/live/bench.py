@@ -84,6 +84,7 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
         }
     fps_target = TARGET_FPS if refine == "off" else TARGET_FPS_REFINED
     out["targets_met"] = {f"fps>={fps_target:g}": runs["two_process"]["fps"] >= fps_target,
+                          f"fps_shown>={fps_target:g}": (runs["two_process"]["fps_shown"] or 0) >= fps_target,
                           "latency<=60ms": runs["two_process"]["latency_ms_median"] <= TARGET_LATENCY_MS,
                           f"fps_cpu_bound_estimate>={fps_target:g}":
                               (runs["two_process"]["fps_cpu_bound_estimate"] or 0) >= fps_target}
@@ -92,12 +93,13 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
 
 
 def table(runs: dict) -> str:
-    rows = [f"{'loop':<24}{'fps':>7}{'cpu-bound':>10}{'lat med':>9}{'lat p95':>9}{'dropped':>9}{'cpu/s':>14}"
+    rows = [f"{'loop':<24}{'fps':>7}{'shown':>7}{'cpu-bound':>10}{'lat med':>9}{'lat p95':>9}{'dropped':>9}{'cpu/s':>14}"
             f"{'peak MB':>16}"]
     for name, r in runs.items():
         cpu = "+".join(f"{v:.2f}" for v in r["cpu_share"].values())
         rss = "+".join(f"{v:.0f}" for v in r["peak_rss_mb"].values())
-        rows.append(f"{name:<24}{r['fps']:>7.2f}{r['fps_cpu_bound_estimate'] or float('nan'):>10.1f}"
+        rows.append(f"{name:<24}{r['fps']:>7.2f}{r['fps_shown'] or float('nan'):>7.2f}"
+                    f"{r['fps_cpu_bound_estimate'] or float('nan'):>10.1f}"
                     f"{r['latency_ms_median']:>9.1f}{r['latency_ms_p95']:>9.1f}{r['dropped']:>9}{cpu:>14}{rss:>16}")
     for key, title in (("stages_ms_median", "stage ms (median)"), ("stages_cpu_ms_median", "CPU ms (median)")):
         stages = sorted({s for r in runs.values() for s in r[key]})

@@ -75,6 +75,15 @@ class LiveResult:
     cloth_vertices: int = 0
     torn_retries: int = 0
     source_fps: float = 0.0       # the camera's or clip's rate: no loop shows more frames than come in
+    first_shown_s: float | None = None  # monotonic time the first frame was shown...
+    last_shown_s: float | None = None   # ...and the last: the shown-frame rate is measured between them
+
+    def shown(self) -> None:
+        """Count one shown frame, now."""
+        now = time.monotonic()
+        self.first_shown_s = now if self.first_shown_s is None else self.first_shown_s
+        self.last_shown_s = now
+        self.frames += 1
 
     def add(self, stage: str, ms: float) -> None:
         self.stages.setdefault(stage, []).append(ms)
@@ -274,7 +283,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
             result.latency_ms.append((time.monotonic_ns() - captured.pop(marks.index)) / 1e6)
             result.from_worker += 1
             result.landmarks_found += marks.found
-            result.frames += 1
+            result.shown()
             result.source_frames = marks.index + 1
             state["rss_at"] = _sample_rss(result, state["rss_at"])
             if on_frame is not None and on_frame(shown.image, marks, result) is False:
@@ -339,7 +348,7 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
                 result.landmarks_found += marks.found
                 out = scene.step(marks, result)
                 result.latency_ms.append((time.monotonic_ns() - captured_ns) / 1e6)
-                result.frames += 1
+                result.shown()
                 result.source_frames = number + 1
                 rss_at = _sample_rss(result, rss_at)
                 if on_frame is not None and on_frame(out, marks, result) is False:
@@ -379,12 +388,22 @@ def cpu_bound_fps(result: LiveResult) -> float | None:
     return round(min(source_fps, 1000.0 / scene_period, 1000.0 / max(worker, 1e-9), 2000.0 / (scene + worker)), 1)
 
 
+def shown_fps(result: LiveResult) -> float | None:
+    """Frames shown per second between the first shown frame and the last (`fps` divides by the
+    whole run instead, which also counts the start, before the first frame came through the
+    stages, and the end: with a 30 fps source even a loop that shows every frame reads ~29.9)."""
+    if result.frames < 2 or result.last_shown_s is None or result.last_shown_s <= result.first_shown_s:
+        return None
+    return round((result.frames - 1) / (result.last_shown_s - result.first_shown_s), 2)
+
+
 def summary(result: LiveResult) -> dict:
     """Plain JSON numbers of a run: fps, latency median/p95, ms per stage, drops, CPU, memory."""
     lat = np.asarray(result.latency_ms or [np.nan])
     return {
         "mode": result.mode, "frames": result.frames, "seconds": round(result.elapsed_s, 2),
         "fps": round(result.frames / result.elapsed_s, 2) if result.elapsed_s else 0.0,
+        "fps_shown": shown_fps(result),
         "latency_ms_median": round(float(np.median(lat)), 1), "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
         "stages_ms_median": {k: round(float(np.median(v)), 2) for k, v in result.stages.items() if v},
         "stages_cpu_ms_median": {k: round(float(np.median(v)), 2) for k, v in result.stages_cpu.items() if v},

@@ -1,12 +1,12 @@
 """The two-process live loop end to end on the shared clip: worker landmarks, latency, bounded drops, clean exit."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 
 import numpy as np
 import pytest
-
-import dataclasses
 
 from avatar_wardrobe.live.loop import LiveOptions, run_live, run_serial, summary
 
@@ -88,10 +88,17 @@ def test_worker_exits_when_the_scene_fails(testdata):
 
 def test_unpaced_serial_run_shows_every_frame_in_turn_with_cpu_per_stage(testdata):
     opts = dataclasses.replace(_opts(testdata), seconds=None, frames=6, paced=False)
-    indices = []
-    result = run_serial(opts, lambda image, marks, result: indices.append(marks.index))
+    indices, times = [], []
+
+    def seen(image, marks, result):
+        indices.append(marks.index)
+        times.append(time.monotonic())
+
+    result = run_serial(opts, seen)
     assert result.frames == 6 and indices == list(range(6)) and result.dropped == 0
     stats = summary(result)
+    # the shown-frame rate runs from the first shown frame to the last, as the caller saw them
+    assert stats["fps_shown"] == pytest.approx(5 / (times[-1] - times[0]), rel=0.05)
     assert {"track", "solve", "cloth", "render"} <= set(stats["stages_cpu_ms_median"])
     assert all(v >= 0 for v in stats["stages_cpu_ms_median"].values())
     assert stats["stages_cpu_ms_median"]["render"] > 0
