@@ -20,8 +20,20 @@ def _jit(fn):
 
 
 @_jit
-def skin(matrices, joints, weights, points, out):
-    """Linear blend skinning: out[v] = sum_k w[v,k] * M[j[v,k]] @ (p[v], 1); matrices (J, 3, 4)."""
+def _unit_rows(out):
+    """Rows of out made unit length in place (zero rows stay zero)."""
+    for v in range(out.shape[0]):
+        n = max(np.sqrt(out[v, 0] ** 2 + out[v, 1] ** 2 + out[v, 2] ** 2), EPS)
+        out[v, 0] /= n
+        out[v, 1] /= n
+        out[v, 2] /= n
+
+
+@_jit
+def skin(matrices, joints, weights, points, out, translate=True):
+    """Linear blend skinning: out[v] = sum_k w[v,k] * M[j[v,k]] @ (p[v], 1); matrices (J, 3, 4).
+    translate False: directions (the 3x3 parts only)."""
+    t = 1.0 if translate else 0.0
     for v in range(points.shape[0]):
         x, y, z = points[v, 0], points[v, 1], points[v, 2]
         ox = oy = oz = 0.0
@@ -30,28 +42,17 @@ def skin(matrices, joints, weights, points, out):
             if w == 0.0:
                 continue
             m = matrices[joints[v, k]]
-            ox += w * (m[0, 0] * x + m[0, 1] * y + m[0, 2] * z + m[0, 3])
-            oy += w * (m[1, 0] * x + m[1, 1] * y + m[1, 2] * z + m[1, 3])
-            oz += w * (m[2, 0] * x + m[2, 1] * y + m[2, 2] * z + m[2, 3])
+            ox += w * (m[0, 0] * x + m[0, 1] * y + m[0, 2] * z + t * m[0, 3])
+            oy += w * (m[1, 0] * x + m[1, 1] * y + m[1, 2] * z + t * m[1, 3])
+            oz += w * (m[2, 0] * x + m[2, 1] * y + m[2, 2] * z + t * m[2, 3])
         out[v, 0], out[v, 1], out[v, 2] = ox, oy, oz
 
 
 @_jit
 def skin_normals(matrices, joints, weights, normals, out):
     """Normals turned by the blended 3x3 parts, made unit (zero stays zero)."""
-    for v in range(normals.shape[0]):
-        x, y, z = normals[v, 0], normals[v, 1], normals[v, 2]
-        ox = oy = oz = 0.0
-        for k in range(joints.shape[1]):
-            w = weights[v, k]
-            if w == 0.0:
-                continue
-            m = matrices[joints[v, k]]
-            ox += w * (m[0, 0] * x + m[0, 1] * y + m[0, 2] * z)
-            oy += w * (m[1, 0] * x + m[1, 1] * y + m[1, 2] * z)
-            oz += w * (m[2, 0] * x + m[2, 1] * y + m[2, 2] * z)
-        n = max(np.sqrt(ox * ox + oy * oy + oz * oz), EPS)
-        out[v, 0], out[v, 1], out[v, 2] = ox / n, oy / n, oz / n
+    skin(matrices, joints, weights, normals, out, False)
+    _unit_rows(out)
 
 
 @_jit
@@ -67,11 +68,7 @@ def vertex_normals(points, faces, out):
             out[i, 0] += nx
             out[i, 1] += ny
             out[i, 2] += nz
-    for v in range(out.shape[0]):
-        n = max(np.sqrt(out[v, 0] ** 2 + out[v, 1] ** 2 + out[v, 2] ** 2), EPS)
-        out[v, 0] /= n
-        out[v, 1] /= n
-        out[v, 2] /= n
+    _unit_rows(out)
 
 
 @_jit
