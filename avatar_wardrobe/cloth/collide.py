@@ -1,4 +1,4 @@
-"""Keep final garment vertices out of the body: limb-proxy push-out and a skinned-trunk backstop (numpy).
+"""Keep final garment vertices out of the body: limb-proxy push-out, leg-skin push-out, a skinned-trunk backstop.
 
 PyBullet keeps the simulated cloth out of the proxies, but the final vertex is the skinned place
 plus a clamped offset (Chaos max distance): where a limb swings into the garment (a raised knee
@@ -7,7 +7,10 @@ pulls the vertex back in; and a garment's smoothed skin weights let it lag its o
 Two passes run after the clamp: `PushOut` moves each vertex out of the limb proxies (capsules
 and hulls of every non-trunk bone) whose bone carries little of its skin weight; `BodyBackstop`
 keeps each vertex that lies close over the trunk at its rest clearance above the tangent plane
-of the skinned body vertex under it.
+of the skinned body vertex under it. `LegSkin` keeps loose cloth that hangs along the legs (a
+skirt) out of the posed leg skin itself: a thigh is wider than its capsule by up to ~2.5 cm, and
+inflating the capsules instead (`PushOut(body=...)`) pushed shirts and trousers out where the
+skin is thin.
 """
 from __future__ import annotations
 
@@ -21,6 +24,13 @@ PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
 OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
 REST_CLEARANCE_M = 0.0       # ...nor one closer than this to the proxy in the bind pose
 PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
+LEG_REACH_M = 0.04           # LegSkin: vertices from this far above the hip joint, along the thigh, down...
+LEG_MAX_DEPTH_M = 0.06       # ...are pushed out of the leg skin when behind it by at most this (deeper, the
+                             # nearest skin point is across a fold: a thigh pressed into the trunk)
+LEG_REACH_SKIN_M = 0.075      # the nearest leg-skin point is looked for this far (max depth + skin spacing)
+LEG_GRID_CELL_M = 0.075       # the posed leg skin's lookup grid (one ring of cells covers the reach; 0.025:
+                             # +50% time on the skirt, more cells to visit)
+LEG_PASSES = 2
 FIT_PERCENTILE = 99.0        # with the body: each proxy's margin grows by this percentile of how far its
 MAX_FIT_MARGIN_M = 0.025     # own skin lies outside it (a thigh is wider than its capsule), up to this
 EPS = 1e-12
@@ -154,3 +164,56 @@ class BodyBackstop:
         out = points.copy()
         out[self.vertices[hit]] = p[hit] + lift[hit, None] * normal[hit]
         return out, int(hit.sum())
+
+
+class LegSkin:
+    """Loose garment vertices that hang along the legs are kept in front of the posed leg skin: each
+    is tested against the tangent plane of the nearest skinned leg vertex (found in a uniform grid
+    built each frame, compiled: cloth/kernels.py) and moved out to the margin along its normal."""
+
+    def __init__(self, body, skeleton, rig, points: np.ndarray, joints: np.ndarray, weights: np.ndarray,
+                 candidates: np.ndarray, skin_factory, margin: float = PUSH_MARGIN_M):
+        """body: the avatar's BodyMesh (bind pose); rig: its RigMap (the legs start at upper_leg);
+        points, joints, weights: the garment's rest vertices and skin influences; candidates: the
+        vertices that may leave their skinned place (max distance > 0); skin_factory as for
+        BodyBackstop. A vertex skinned mostly to a leg rides it and is left alone (trousers)."""
+        parents = skeleton.parents
+        legs, axes = [], []
+        for side in ("l", "r"):
+            upper, lower = rig.limb("upper_leg", side), rig.limb("lower_leg", side)
+            if upper is None or lower is None:
+                continue
+            top, knee = skeleton.index(upper), skeleton.index(lower)
+            legs.append(top)
+            a, b = skeleton.bind_world[top, :3, 3], skeleton.bind_world[knee, :3, 3]
+            axes.append((a, (b - a) / max(float(np.linalg.norm(b - a)), EPS)))
+        leg = np.zeros(len(parents), bool)
+        for j in range(len(parents)):  # parents first: a leg bone is one below an upper leg
+            leg[j] = j in legs or (parents[j] >= 0 and leg[parents[j]])
+        dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+        on_leg = leg[dominant]
+        along = np.zeros(len(points), bool)
+        for a, axis in axes:
+            along |= (points - a) @ axis > -LEG_REACH_M
+        riding = np.where(leg[joints], weights, 0.0).sum(axis=1) >= OWN_BONE_WEIGHT
+        mine = np.zeros(len(points), bool)
+        mine[np.asarray(candidates, np.int64)] = True
+        self.vertices = np.flatnonzero(mine & along & ~riding) if on_leg.any() else np.zeros(0, np.int64)
+        self.margin = float(margin)
+        self.skin = skin_factory(body.joints[on_leg], body.weights[on_leg], body.positions[on_leg],
+                                 body.normals[on_leg])
+
+    def __len__(self) -> int:
+        return len(self.vertices)
+
+    def __call__(self, points: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, int]:
+        """Points (V, 3) moved out of the posed leg skin; returns (points, number moved). `points`
+        is not modified."""
+        if not len(self.vertices):
+            return points, 0
+        surface, normals = self.skin.positions_normals(skin)
+        points = np.ascontiguousarray(points, np.float64)
+        out = points.copy()
+        moved = kernels.push_out_of_surface(points, self.vertices, surface, normals, LEG_GRID_CELL_M, LEG_REACH_SKIN_M, self.margin,
+                                            LEG_MAX_DEPTH_M, LEG_PASSES, out)
+        return (out, moved) if moved else (points, 0)

@@ -1,4 +1,4 @@
-"""Compiled per-frame loops of the cloth blend (skinning, normals, embedding, stretch limit, push-out): the only numba user.
+"""Compiled per-frame loops of the cloth blend (skinning, normals, embedding, stretch limit, push-outs): the only numba user.
 
 Each loop here replaced a chain of numpy calls whose cost was the fixed cost of the calls, not
 the arithmetic (the 1k shirt's blend was ~7 ms a frame in ~400 small numpy calls). The kernels
@@ -218,6 +218,124 @@ def push_out(points, candidates, allowed, centres, axes, rot, half, radius, caps
             if not found:
                 break
             px, py, pz = bx, by, bz
+            hit_any = True
+        if hit_any:
+            out[v, 0], out[v, 1], out[v, 2] = px, py, pz
+            moved += 1
+    return moved
+
+
+@_jit
+def surface_grid(surface, cell, pad):
+    """A dense uniform grid over surface points (their box grown by pad): (origin (3,), dims (3,),
+    start (cells + 1,), order (N,)): the points of cell k are order[start[k]:start[k + 1]]."""
+    n = surface.shape[0]
+    origin = np.empty(3)
+    dims = np.empty(3, np.int64)
+    for i in range(3):
+        lo, hi = np.inf, -np.inf
+        for v in range(n):
+            lo, hi = min(lo, surface[v, i]), max(hi, surface[v, i])
+        if n == 0:
+            lo = hi = 0.0
+        origin[i] = lo - pad
+        dims[i] = int((hi - lo + 2 * pad) / cell) + 1
+    cells = dims[0] * dims[1] * dims[2]
+    key = np.empty(n, np.int64)
+    start = np.zeros(cells + 1, np.int64)
+    for v in range(n):
+        ix = int((surface[v, 0] - origin[0]) / cell)
+        iy = int((surface[v, 1] - origin[1]) / cell)
+        iz = int((surface[v, 2] - origin[2]) / cell)
+        key[v] = (ix * dims[1] + iy) * dims[2] + iz
+        start[key[v] + 1] += 1
+    for k in range(cells):
+        start[k + 1] += start[k]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for v in range(n):
+        order[fill[key[v]]] = v
+        fill[key[v]] += 1
+    return origin, dims, start, order
+
+
+@_jit
+def _band(dims, start, rings):
+    """(cells,) bool: cells within `rings` cells of one that holds a surface point."""
+    band = np.zeros(dims[0] * dims[1] * dims[2], np.bool_)
+    for x in range(dims[0]):
+        for y in range(dims[1]):
+            for z in range(dims[2]):
+                k = (x * dims[1] + y) * dims[2] + z
+                if start[k + 1] == start[k]:
+                    continue
+                for a in range(max(x - rings, 0), min(x + rings, dims[0] - 1) + 1):
+                    for b in range(max(y - rings, 0), min(y + rings, dims[1] - 1) + 1):
+                        for c in range(max(z - rings, 0), min(z + rings, dims[2] - 1) + 1):
+                            band[(a * dims[1] + b) * dims[2] + c] = True
+    return band
+
+
+@_jit
+def _nearest(px, py, pz, surface, origin, dims, start, order, cell, reach):
+    """Index of the surface point nearest p if one lies within reach (rings of grid cells, nearest
+    first), else -1."""
+    ix = int(np.floor((px - origin[0]) / cell))
+    iy = int(np.floor((py - origin[1]) / cell))
+    iz = int(np.floor((pz - origin[2]) / cell))
+    rings = int(np.ceil(reach / cell))
+    if (ix < -rings or iy < -rings or iz < -rings or ix >= dims[0] + rings or iy >= dims[1] + rings
+            or iz >= dims[2] + rings):
+        return -1
+    best, best_d2 = -1, reach * reach
+    for r in range(rings + 1):
+        for x in range(max(ix - r, 0), min(ix + r, dims[0] - 1) + 1):
+            for y in range(max(iy - r, 0), min(iy + r, dims[1] - 1) + 1):
+                for z in range(max(iz - r, 0), min(iz + r, dims[2] - 1) + 1):
+                    if max(abs(x - ix), abs(y - iy), abs(z - iz)) != r:
+                        continue  # inner rings are done
+                    k = (x * dims[1] + y) * dims[2] + z
+                    for s in range(start[k], start[k + 1]):
+                        v = order[s]
+                        dx, dy, dz = surface[v, 0] - px, surface[v, 1] - py, surface[v, 2] - pz
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if d2 < best_d2:
+                            best, best_d2 = v, d2
+        if best >= 0 and best_d2 <= (r * cell) ** 2:
+            break  # every point not yet seen is at least r cells away
+    return best
+
+
+@_jit
+def push_out_of_surface(points, candidates, surface, normals, cell, reach, margin, max_depth, passes, out):
+    """Each candidate point that lies behind the tangent plane of its nearest surface point (less than
+    margin in front of it, at most max_depth behind: deeper, the nearest point is the wrong side of
+    a fold) moved along that normal to margin in front; up to `passes` passes (a point moved out
+    of one place can be nearest another). Only surface points within reach are looked at (at
+    least max_depth plus the surface's point spacing). out starts as a copy of points; returns how
+    many moved."""
+    origin, dims, start, order = surface_grid(surface, cell, reach)
+    band = _band(dims, start, int(np.ceil(reach / cell)))
+    moved = 0
+    for v in candidates:
+        px, py, pz = points[v, 0], points[v, 1], points[v, 2]
+        hit_any = False
+        for _ in range(passes):
+            ix = int(np.floor((px - origin[0]) / cell))
+            iy = int(np.floor((py - origin[1]) / cell))
+            iz = int(np.floor((pz - origin[2]) / cell))
+            if (ix < 0 or iy < 0 or iz < 0 or ix >= dims[0] or iy >= dims[1] or iz >= dims[2]
+                    or not band[(ix * dims[1] + iy) * dims[2] + iz]):
+                break  # no surface point within reach
+            b = _nearest(px, py, pz, surface, origin, dims, start, order, cell, reach)
+            if b < 0:
+                break
+            nx, ny, nz = normals[b, 0], normals[b, 1], normals[b, 2]
+            h = (px - surface[b, 0]) * nx + (py - surface[b, 1]) * ny + (pz - surface[b, 2]) * nz
+            if h >= margin or h < -max_depth:
+                break
+            lift = margin - h
+            px, py, pz = px + lift * nx, py + lift * ny, pz + lift * nz
             hit_any = True
         if hit_any:
             out[v, 0], out[v, 1], out[v, 2] = px, py, pz

@@ -188,3 +188,35 @@ def test_the_compiled_push_out_moves_what_the_numpy_rule_moves(avatar, proxies, 
                 np.testing.assert_allclose(compiled, reference, atol=1e-12)
                 moved_total += moved
         assert moved_total > 0
+
+
+def test_leg_skin_moves_hanging_cloth_out_of_the_thigh_and_leaves_what_rides_the_leg(avatar):
+    """A skirt vertex inside the thigh's skin (a leg swung into the hem) ends in front of it; a
+    trouser vertex skinned to the thigh and a vertex above the hips are not its business."""
+    from avatar_wardrobe.cloth.collide import LEG_MAX_DEPTH_M, LegSkin
+
+    body, sk, rig = avatar.body, avatar.skeleton, avatar.rig
+    thigh = sk.index(rig.limb("upper_leg", "l"))
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    on_thigh = np.flatnonzero(dominant == thigh)[::40]
+    sunk = body.positions[on_thigh] - 0.02 * body.normals[on_thigh]       # 2 cm inside the thigh
+    chest = body.positions[np.argmax(body.positions[:, 1] * (np.abs(body.positions[:, 0]) < 0.05))]
+    points = np.concatenate([sunk, sunk, chest[None] - [0.0, 0.0, 0.02]])
+    joints, weights = _unweighted(points, avatar)
+    n = len(sunk)
+    joints[n:2 * n, 0] = thigh                                             # the second copy rides the thigh
+    legs = LegSkin(body, sk, rig, points, joints, weights, np.arange(len(points)),
+                   lambda j, w, p, nr: SparseSkin(j, w, len(sk), p, nr))
+    assert set(legs.vertices) == set(range(n))
+    out, moved = legs(points, _rest_skin(avatar))
+    assert moved >= 0.9 * n
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(body.positions).query(out[:n])
+    height = np.einsum("vi,vi->v", out[:n] - body.positions[idx], body.normals[idx])
+    assert np.median(height) >= PUSH_MARGIN_M - 1e-6 and height.min() > -LEG_MAX_DEPTH_M
+    np.testing.assert_array_equal(out[n:], points[n:])
+    # Without candidates (a garment with no loose vertices) nothing moves.
+    none = LegSkin(body, sk, rig, points, joints, weights, np.zeros(0, np.int64),
+                   lambda j, w, p, nr: SparseSkin(j, w, len(sk), p, nr))
+    assert len(none) == 0 and none(points, _rest_skin(avatar))[1] == 0

@@ -69,3 +69,35 @@ def test_stretch_limit_brings_long_edges_to_the_limit_and_moves_only_loose_nodes
     pinned = stretched.copy()
     kernels.stretch_limit(pinned, rest_points, np.zeros(n), edges, rest, share, loose, 1.05, 3)
     np.testing.assert_allclose(pinned[loose], rest_points[loose])
+
+
+def test_push_out_of_surface_is_the_nearest_point_rule(avatar):
+    """Against a brute-force statement: each candidate behind the tangent plane of its nearest skin
+    point (within reach, at most max_depth behind) ends margin in front of it; the rest stay."""
+    body = avatar.body
+    skin = _posed_skin(avatar, seed=4)
+    surface, normals = np.empty_like(body.positions), np.empty_like(body.normals)
+    from avatar_wardrobe.cloth.simulator import _matrices
+
+    kernels.skin(_matrices(skin), body.joints, body.weights, body.positions, surface)
+    kernels.skin_normals(_matrices(skin), body.joints, body.weights, body.normals, normals)
+    rng = np.random.default_rng(5)
+    pick = rng.choice(len(surface), 600, replace=False)
+    points = surface[pick] + normals[pick] * rng.uniform(-0.05, 0.02, (600, 1)) + rng.normal(scale=0.005, size=(600, 3))
+    points = np.concatenate([points, rng.normal(size=(40, 3)) * 0.05 + [0.0, 3.0, 0.0]])  # far away
+    candidates = np.arange(0, len(points), 2, dtype=np.int64)
+    margin, depth, reach, cell = 0.003, 0.04, 0.06, 0.06
+    out = points.copy()
+    moved = kernels.push_out_of_surface(points, candidates, surface, normals, cell, reach, margin, depth, 1, out)
+    d = np.linalg.norm(points[:, None] - surface[None], axis=2)
+    near = d.argmin(axis=1)
+    h = np.einsum("vi,vi->v", points - surface[near], normals[near])
+    hit = np.zeros(len(points), bool)
+    hit[candidates] = (d[candidates, near[candidates]] <= reach) & (h[candidates] < margin) & (h[candidates] >= -depth)
+    assert hit.sum() > 100 and moved == hit.sum()
+    want = points.copy()
+    want[hit] += (margin - h[hit])[:, None] * normals[near[hit]]
+    np.testing.assert_allclose(out, want, atol=1e-9)
+    # Deep points (across a fold) and points that are not candidates are left where they are.
+    assert ((h[candidates] < -depth) & (d[candidates, near[candidates]] <= reach)).any()
+    np.testing.assert_array_equal(out[1::2], points[1::2])
