@@ -49,6 +49,21 @@ def skin(matrices, joints, weights, points, out, translate=True):
 
 
 @_jit
+def blend_linear(matrices, joints, weights, out):
+    """The blended 3x3 parts, out (V, 3, 3): sum_k w[v,k] * M[j[v,k]][:3, :3]."""
+    for v in range(joints.shape[0]):
+        out[v] = 0.0
+        for k in range(joints.shape[1]):
+            w = weights[v, k]
+            if w == 0.0:
+                continue
+            m = matrices[joints[v, k]]
+            for i in range(3):
+                for j in range(3):
+                    out[v, i, j] += w * m[i, j]
+
+
+@_jit
 def skin_normals(matrices, joints, weights, normals, out):
     """Normals turned by the blended 3x3 parts, made unit (zero stays zero)."""
     skin(matrices, joints, weights, normals, out, False)

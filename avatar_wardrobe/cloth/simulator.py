@@ -431,6 +431,9 @@ class GarmentSim:
         self._ramp = 1.0
         self._prev: tuple | None = None  # (skin, ProxyPose, _Frames, nodes, skinned nodes)
         self.failure = ""                # why the physics could not start (the garment is then skinned)
+        self._pending = None             # the pose follow() showed and advance() has not simulated yet
+        self._drift = 0.0                # the anchor drift of the last simulated frame
+        self._bullet_index = np.asarray(self.bullet_nodes, np.int64)  # nodes whose offsets follow() carries
         self.faults: dict[str, int] = {}  # resets by cause: nan, energy, stretch, drift
 
     # -- public API -----------------------------------------------------------------------------------
@@ -467,6 +470,71 @@ class GarmentSim:
         if self._prev is None:
             return self.reset(pose)
         t0 = time.perf_counter()
+        skin, nodes, skinned_nodes, fault, timings = self._advance(pose, dt)
+        t3 = time.perf_counter()
+        if fault:
+            state = self._skinned_state(skin, skinned_nodes)
+            state.fault = fault
+        else:
+            state = self._output(skin, nodes, skinned_nodes)
+        t4 = time.perf_counter()
+        state.timings_ms = {**timings, "blend": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
+        return state
+
+    def follow(self, pose) -> ClothState:
+        """This frame's garment at once, with the physics a frame behind (as Chaos cloth runs when it
+        simulates beside the game thread): the last simulated frame's offsets from the skin are
+        turned with each node's skinning onto `pose`, then clamped, stretch-limited and pushed out
+        of the body as in step(). Call advance() after, off the frame's critical path, to simulate
+        to this pose. The first call settles the cloth (reset) at once."""
+        if not self.settings.enabled or self.failure:
+            return self.skinned(pose)
+        if self._prev is None:
+            self._pending = None
+            return self.reset(pose)
+        t0 = time.perf_counter()
+        skin = self._skin(pose)
+        skinned_nodes = self._node_skin.positions(skin)
+        prev_skin, _, _, prev_nodes, prev_skinned = self._prev
+        nodes = skinned_nodes + self._carry(prev_nodes - prev_skinned, prev_skin, skin)
+        state = self._output(skin, nodes, skinned_nodes, drift=False)
+        state.anchor_drift_m = self._drift
+        self._pending = pose
+        state.timings_ms = {"blend": (time.perf_counter() - t0) * 1e3}
+        return state
+
+    def advance(self) -> dict[str, float]:
+        """Simulate to the pose of the last follow() (nothing when none is waiting); returns the
+        stage times (ms). A fault resets the cloth here; the next follow() shows it skinned."""
+        pose, self._pending = self._pending, None
+        if pose is None or self._prev is None or not self.settings.enabled or self.failure:
+            return {}
+        t0 = time.perf_counter()
+        _, nodes, _, fault, timings = self._advance(pose, None)
+        if not fault:
+            self._drift = self._anchor_drift(nodes)
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return timings
+
+    def _carry(self, offsets: np.ndarray, from_skin: np.ndarray, to_skin: np.ndarray) -> np.ndarray:
+        """Node offsets from their skinned places under `from_skin`, turned by each node's blended
+        skinning (3x3) from that pose to `to_skin`."""
+        b = self._bullet_index
+        out = np.zeros_like(offsets)
+        if not len(b):
+            return out
+        before = np.empty((len(b), 3, 3))
+        kernels.blend_linear(_matrices(from_skin), self._node_skin.joints[b], self._node_skin.weights[b], before)
+        rest = np.linalg.solve(before, offsets[b][:, :, None])[:, :, 0]   # in the bind pose's frame
+        turned = np.empty((len(b), 3))
+        kernels.skin(_matrices(to_skin), self._node_skin.joints[b], self._node_skin.weights[b], rest, turned, False)
+        out[b] = turned
+        return out
+
+    def _advance(self, pose, dt: float | None):
+        """The physics of one frame to `pose`: (skin, PyBullet's nodes, skinned nodes, fault ("" if
+        none), stage ms). A fault resets the cloth (skinned, fading back in over ramp_frames)."""
+        t0 = time.perf_counter()
         self.frame += 1
         skin = self._skin(pose)
         frame_time = self.substeps * self.time_step if dt is None else float(dt)
@@ -495,16 +563,11 @@ class GarmentSim:
             self.faults[fault] = self.faults.get(fault, 0) + 1
             self._rebuild(skin, 0, self.settings.max_jump_substeps)
             self._ramp = 0.0
-            state = self._skinned_state(skin, skinned_nodes)
-            state.fault = fault
         else:
             self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
             self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
-            state = self._output(skin, nodes, skinned_nodes)
-        t4 = time.perf_counter()
-        state.timings_ms = {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3, "readback": (t3 - t2) * 1e3,
-                            "blend": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
-        return state
+        return skin, nodes, skinned_nodes, fault, {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3,
+                                                   "readback": (t3 - t2) * 1e3}
 
     def close(self) -> None:
         if self.world is not None:
@@ -788,9 +851,20 @@ class GarmentSim:
                               self._limit_share, self._limit_nodes, float(limit), STRETCH_ITERATIONS)
         return out
 
-    def _output(self, skin, nodes, skinned_nodes: np.ndarray | None = None) -> ClothState:
+    def _anchor_drift(self, raw: np.ndarray) -> float:
+        """How far PyBullet's pinned nodes `raw` are from where their anchor frames hold them (m)."""
+        if not len(self.pinned):
+            return 0.0
+        frames = self._prev[2]
+        local = self.sim.positions[self.pinned] - self._frame_centres[self.pin_frame]
+        target = frames.positions[self.pin_frame]
+        if frames.orientations is not None:
+            target = target + np.einsum("pij,pj->pi", quat_to_matrix(frames.orientations)[self.pin_frame], local)
+        return float(np.linalg.norm(raw[self.pinned] - target, axis=1).max())
+
+    def _output(self, skin, nodes, skinned_nodes: np.ndarray | None = None, drift: bool = True) -> ClothState:
         """The frame's ClothState from PyBullet's nodes (`skinned_nodes`: the sim nodes skinned to
-        `skin`, when the caller has them)."""
+        `skin`, when the caller has them; drift: measure the anchor drift of these nodes)."""
         skinned, skinned_n = self._render_skin(skin)
         if skinned_nodes is None:
             skinned_nodes = self._node_skin.positions(skin)
@@ -816,14 +890,7 @@ class GarmentSim:
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
         strain = self._embedding.interpolate(self._node_strain(ratio))
-        drift = 0.0
-        if len(self.pinned):  # where each pinned node's anchor frame holds it
-            frames = self._prev[2] if self._prev is not None else self._frames(skin)
-            local = self.sim.positions[self.pinned] - self._frame_centres[self.pin_frame]
-            target = frames.positions[self.pin_frame]
-            if frames.orientations is not None:
-                target = target + np.einsum("pij,pj->pi", quat_to_matrix(frames.orientations)[self.pin_frame], local)
-            drift = float(np.linalg.norm(raw[self.pinned] - target, axis=1).max())  # PyBullet's own
+        drift = self._anchor_drift(raw) if drift else 0.0
         return ClothState(pos, self._normals(pos), strain, nodes, True, self.frame,
                           self.resets, self.jumps, stretch_p99=float(np.percentile(ratio, 99)),
                           stretch_max=float(ratio.max()), anchor_drift_m=drift)

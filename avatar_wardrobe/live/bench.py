@@ -48,13 +48,13 @@ def measure(mode: str, opts: LiveOptions) -> dict:
 
 def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_vertices: int = DEFAULT_CLOTH_VERTICES,
         lp_threads: int | None = None, torch_threads: int | None = None, serial: bool = True,
-        pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False) -> dict:
+        pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False, cloth_lag: bool = True) -> dict:
     """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict.
     unpipelined: also the two-process loop with the scene's stages one after another (no helper thread)."""
     if not os.path.isfile(video):
         raise WardrobeError(f"no video at {video}: pass --video with a clip (e.g. ../shared/testdata/video/pose_1.mp4).")
     opts = LiveOptions(source=video, seconds=seconds, refine=refine, cloth_vertices=cloth_vertices,
-                       outfit=BENCH_OUTFIT, msaa=BENCH_MSAA, pbr=pbr, just_in_time=just_in_time)
+                       outfit=BENCH_OUTFIT, msaa=BENCH_MSAA, pbr=pbr, just_in_time=just_in_time, cloth_lag=cloth_lag)
     if lp_threads is not None:
         opts = dataclasses.replace(opts, lp_threads=lp_threads)
     if torch_threads is not None:
@@ -73,7 +73,8 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
     out = {"video": video, "seconds": seconds, "refine": refine, "cloth_vertices_budget": cloth_vertices,
            "lp_threads": {"two_process": opts.lp_threads, "serial": serial_opts.lp_threads},
            "torch_threads": opts.torch_threads, "msaa": BENCH_MSAA, "shading": "pbr" if pbr else "lite",
-           "just_in_time_worker": just_in_time, "pipelined_scene": opts.pipelined, "cpus": os.cpu_count(),
+           "just_in_time_worker": just_in_time, "pipelined_scene": opts.pipelined, "cloth_lag": cloth_lag,
+           "cpus": os.cpu_count(),
            "load_avg_before": [round(x, 2) for x in load_before],
            "load_avg_after": [round(x, 2) for x in os.getloadavg()], **runs}
     if serial:

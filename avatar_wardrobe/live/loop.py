@@ -22,7 +22,7 @@ BUSY_EMA = 0.2                # smoothing of the scene's time per frame reported
 WARMUP_FRAMES = 5             # rendered before the clock starts: shader compiles, first cloth settle
 WARMUP_FRAMES_PIPELINED = 30  # the live loop's warm-up, through its own pipeline's threads (about 1 s)
 NS = 1_000_000_000
-HELPER_STAGES = ("solve", "cloth", "garments")  # run by the pipeline's dress thread (most of "garments")
+HELPER_STAGES = ("solve", "cloth", "physics", "garments")  # run by the pipeline's dress thread (most of "garments")
 FINISH_STAGE = "refine"                         # run by the pipeline's finish thread
 
 
@@ -48,6 +48,8 @@ class LiveOptions:
     just_in_time: bool = True               # the worker times its frames to the scene's pace (live/worker.py)
     pipelined: bool = True                  # dress frame N+1 in a helper thread while frame N is drawn
                                             # (render/pipeline.py); two-process runs only
+    cloth_lag: bool = True                  # show each frame's cloth at once from the last simulated frame
+                                            # and simulate after (Wardrobe.cloth_lag): less latency
 
 
 @dataclass
@@ -141,6 +143,7 @@ class SceneLoop:
 
             cloth = ClothSettings(sim_vertices=int(opts.cloth_vertices))
         self.wardrobe = Wardrobe(self.base, model, scene=scene, cloth_settings=cloth)
+        self.wardrobe.cloth_lag = opts.cloth_lag
         self.cloth_vertices = self.wardrobe.cloth_nodes
         self.grabber = FrameGrabber(self.base)
         self.refiner = Refiner.create(opts.refine, scene.refine)

@@ -30,7 +30,8 @@ class FramePipeline:
     """`produce -> Wardrobe.prepare` in a helper thread, `Wardrobe.apply -> draw` here, `finish -> emit` after.
 
     Frame N is applied to the scene graph, then the dress helper starts on frame N+1 (`produce`
-    may block, e.g. waiting for the camera's next landmarks) while this thread draws frame N. With
+    may block, e.g. waiting for the camera's next landmarks) while this thread draws frame N;
+    with `Wardrobe.cloth_lag` it first runs frame N's cloth physics (`advance_cloth`). With
     a `finish` stage (e.g. the refiner, which lets go of the GIL too) a second helper finishes and
     emits frame N while this thread goes on to draw frame N+1. Each frame's latency is its own
     stages one after another, as before; consecutive frames overlap, so on two cores a frame
@@ -96,6 +97,7 @@ class FramePipeline:
     def _run_serial(self, produce, emit) -> int:
         emitted = 0
         while True:
+            self.wardrobe.advance_cloth()
             marks = produce()
             if marks is None:
                 return emitted
@@ -114,6 +116,7 @@ class FramePipeline:
 
     def _prepare(self, produce):
         self._register(DRESS_THREAD)
+        self.wardrobe.advance_cloth()  # the last frame's cloth physics (Wardrobe.cloth_lag), before waiting
         marks = produce()
         return None if marks is None else self.wardrobe.prepare(marks)
 

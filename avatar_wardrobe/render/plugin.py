@@ -71,6 +71,11 @@ class Wardrobe:
         self.filter: PoseFilter | None = None
         self.cloth_enabled = self.scene.cloth.enabled
         self.fit_map = self.scene.cloth.fit_map
+        # True: each frame shows the cloth at once from the last simulated frame (GarmentSim.follow)
+        # and the physics catches up in advance_cloth(), off the frame's critical path (FramePipeline
+        # runs it while the next landmarks are awaited): ~1 frame of cloth lag for less latency.
+        self.cloth_lag = False
+        self._physics_ms: tuple[float, float] | None = None  # the last advance_cloth's (wall, CPU) ms
         self.cloth_resets = 0
         self._proxies = self._proxies_for = None
         self.actor: AvatarActor | None = None
@@ -116,7 +121,23 @@ class Wardrobe:
     def update(self, marks: Landmarks) -> Pose:
         """Solve one landmarks record and pose the avatar (and its garments) with it.
         Landmarks are smoothed, unseen limbs ease to rest, planted feet stay put (PoseFilter)."""
-        return self.apply(self.prepare(marks))
+        pose = self.apply(self.prepare(marks))
+        self.advance_cloth()
+        return pose
+
+    def advance_cloth(self) -> None:
+        """With `cloth_lag`: simulate the worn garments to the last prepared pose (nothing otherwise,
+        or when it is done already). Call it from the thread that prepares frames, between them;
+        its stage time goes with the next prepared frame ("physics")."""
+        if not self.cloth_lag:
+            return
+        t0, c0 = time.perf_counter(), time.thread_time()
+        ran = False
+        for worn in list(self._worn.values()):
+            if worn.sim is not None:
+                ran = bool(worn.sim.advance()) or ran
+        if ran:
+            self._physics_ms = ((time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
 
     def prepare(self, marks: Landmarks) -> "Dressed":
         """The numpy/PyBullet half of `update`: solve the pose and shape every worn garment, without
@@ -128,6 +149,8 @@ class Wardrobe:
         t1, c1 = time.perf_counter(), time.thread_time()
         dressed = Dressed(marks, pose, local, timings_ms={"solve": (t1 - t0) * 1e3},
                           timings_cpu_ms={"solve": (c1 - c0) * 1e3})
+        if self._physics_ms is not None:  # cloth_lag: the physics run since the last frame
+            (dressed.timings_ms["physics"], dressed.timings_cpu_ms["physics"]), self._physics_ms = self._physics_ms, None
         if self._worn:
             dressed.shapes, cloth_s, cloth_cpu_s = self._shape_garments(pose)
             if self.cloth_enabled:
@@ -372,7 +395,7 @@ class Wardrobe:
             g = worn.garment
             if worn.sim is not None:
                 t0, c0 = time.perf_counter(), time.thread_time()
-                state = worn.sim.step(pose)
+                state = worn.sim.follow(pose) if self.cloth_lag else worn.sim.step(pose)
                 cloth_s += time.perf_counter() - t0
                 cloth_cpu_s += time.thread_time() - c0
                 self.cloth_resets = max(self.cloth_resets, state.resets)

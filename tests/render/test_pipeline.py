@@ -20,10 +20,11 @@ def motion_frames():
     return read_motion(model_path("motions/pose_1.jsonl")).frames[30:30 + FRAMES]
 
 
-def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=None):
+def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=None, lag=False):
     """Fresh wardrobe (fresh filter and cloth), the frames through a pipeline; the images and who prepared them
     (and each drawn frame, before any finish stage, appended to `drawn` if given)."""
     wardrobe = Wardrobe(base, studio=True, cloth_settings=ClothSettings(sim_vertices=SIM_NODES))
+    wardrobe.cloth_lag = lag
     prepared_in, images, order = [], [], []
     prepare = wardrobe.prepare
 
@@ -68,6 +69,23 @@ def test_threaded_frames_equal_the_serial_frames(panda_base, motion_frames):
     assert moved >= FRAMES // 2  # the frames show motion, so equality below means something
     for a, b in zip(serial, threaded):
         assert np.array_equal(a, b)
+
+
+def test_with_cloth_lag_threaded_frames_equal_the_serial_ones_and_the_physics_runs_on_the_helper(
+        panda_base, motion_frames):
+    grabber = FrameGrabber(panda_base)
+    physics = []
+    _, serial, _, _ = _run(panda_base, motion_frames, False, grabber, lag=True)
+    _, threaded, order, _ = _run(panda_base, motion_frames, True, grabber, lag=True,
+                                 emit_extra=lambda shown: physics.append(shown.dressed.timings_ms.get("physics")))
+    _, synchronous, _, _ = _run(panda_base, motion_frames, False, grabber)
+    assert order == [m.index for m in motion_frames]
+    # frame 0 settles the cloth, frame 1 is the first shown a frame behind: from frame 2 on each frame
+    # carries the physics run (on the helper, before it waited for the frame) for the one before it
+    assert physics[:2] == [None, None] and all(ms > 0 for ms in physics[2:])
+    for a, b in zip(serial, threaded):
+        assert np.array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(serial, synchronous))  # the cloth really is a frame behind
 
 
 def test_emit_false_stops_and_errors_in_the_helper_reach_the_caller(panda_base, motion_frames):
