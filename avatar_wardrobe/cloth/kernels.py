@@ -241,6 +241,37 @@ def push_out(points, candidates, allowed, centres, axes, rot, half, radius, caps
 
 
 @_jit
+def stretch_limit_sequential(out, skinned, max_distance, edges, rest, share, loose, limit, iterations):
+    """As stretch_limit, but Gauss-Seidel: each long edge is shortened in place as it is visited, so
+    a correction travels along a chain of edges within one pass (Jacobi's averaged passes need
+    ~100 to bring the skirt's stretched band to the limit). Loose nodes are clamped to their max
+    distance after each pass; stops early when no edge is long. Returns the passes run."""
+    for it in range(iterations):
+        any_long = False
+        for e in range(edges.shape[0]):
+            a, b = edges[e, 0], edges[e, 1]
+            dx, dy, dz = out[b, 0] - out[a, 0], out[b, 1] - out[a, 1], out[b, 2] - out[a, 2]
+            length = np.sqrt(dx * dx + dy * dy + dz * dz)
+            excess = length - limit * rest[e]
+            if excess <= 0.0:
+                continue
+            any_long = True
+            f = excess / max(length, EPS)
+            dx, dy, dz = dx * f, dy * f, dz * f
+            s0, s1 = share[e, 0], share[e, 1]
+            out[a, 0] += s0 * dx
+            out[a, 1] += s0 * dy
+            out[a, 2] += s0 * dz
+            out[b, 0] -= s1 * dx
+            out[b, 1] -= s1 * dy
+            out[b, 2] -= s1 * dz
+        if not any_long:
+            return it
+        clamp(out, skinned, max_distance, loose)
+    return iterations
+
+
+@_jit
 def surface_grid(surface, cell, pad):
     """A dense uniform grid over surface points (their box grown by pad): (origin (3,), dims (3,),
     start (cells + 1,), order (N,)): the points of cell k are order[start[k]:start[k + 1]]."""
