@@ -1,16 +1,16 @@
-"""Keep final garment vertices out of the body: limb-proxy push-out, leg-skin push-out, a skinned-trunk backstop.
+"""Keep final garment vertices out of the body: limb-proxy push-out, limb-skin push-out, a skinned-trunk backstop.
 
 PyBullet keeps the simulated cloth out of the proxies, but the final vertex is the skinned place
 plus a clamped offset (Chaos max distance): where a limb swings into the garment (a raised knee
 under a skirt, a forearm across a shirt), the skinned place is inside the limb and the clamp
 pulls the vertex back in; and a garment's smoothed skin weights let it lag its own body part.
-Two passes run after the clamp: `PushOut` moves each vertex out of the limb proxies (capsules
+Passes run after the clamp: `PushOut` moves each vertex out of the limb proxies (capsules
 and hulls of every non-trunk bone) whose bone carries little of its skin weight; `BodyBackstop`
 keeps each vertex that lies close over the trunk at its rest clearance above the tangent plane
-of the skinned body vertex under it. `LegSkin` keeps loose cloth that hangs along the legs (a
-skirt) out of the posed leg skin itself: a thigh is wider than its capsule by up to ~2.5 cm, and
-inflating the capsules instead (`PushOut(body=...)`) pushed shirts and trousers out where the
-skin is thin.
+of the skinned body vertex under it. `LimbSkin` keeps loose cloth along the legs (a skirt) or
+the arms (a shirt's side under the arm) out of the posed limb skin itself: a thigh is wider than
+its capsule by up to ~2.5 cm, and inflating the capsules instead (`PushOut(body=...)`) pushed
+shirts and trousers out where the skin is thin.
 """
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ PUSH_MARGIN_M = 0.003        # vertices end this far outside the proxy surface
 OWN_BONE_WEIGHT = 0.5        # a vertex this much skinned to a proxy's bone rides it: no push from it
 REST_CLEARANCE_M = 0.0       # ...nor one closer than this to the proxy in the bind pose
 PASSES = 3                   # limb proxies overlap at the joints: a push out of one can end in the next
-LEG_REACH_M = 0.04           # LegSkin: vertices from this far above the hip joint, along the thigh, down...
-LEG_MAX_DEPTH_M = 0.06       # ...are pushed out of the leg skin when behind it by at most this (deeper, the
-                             # nearest skin point is across a fold: a thigh pressed into the trunk)
-LEG_REACH_SKIN_M = 0.075      # the nearest leg-skin point is looked for this far (max depth + skin spacing)
-LEG_GRID_CELL_M = 0.075       # the posed leg skin's lookup grid (one ring of cells covers the reach; 0.025:
+LIMB_ROLES = (("upper_leg", "lower_leg"), ("upper_arm", "lower_arm"))  # LimbSkin's limbs: top bone, axis end
+LIMB_REACH_M = 0.04          # LimbSkin: vertices from this far above the limb's top joint, along it, down...
+LIMB_MAX_DEPTH_M = 0.06      # ...are pushed out of its skin when behind it by at most this (deeper, the nearest
+                             # skin point is across a fold: a thigh pressed into the trunk)
+LIMB_REACH_SKIN_M = 0.075    # the nearest limb-skin point is looked for this far (max depth + skin spacing)
+LIMB_GRID_CELL_M = 0.075     # the posed limb skin's lookup grid (one ring of cells covers the reach; 0.025:
                              # +50% time on the skirt, more cells to visit)
-LEG_PASSES = 2
+LIMB_PASSES = 2
 FIT_PERCENTILE = 99.0        # with the body: each proxy's margin grows by this percentile of how far its
 MAX_FIT_MARGIN_M = 0.025     # own skin lies outside it (a thigh is wider than its capsule), up to this
 EPS = 1e-12
@@ -166,21 +167,24 @@ class BodyBackstop:
         return out, int(hit.sum())
 
 
-class LegSkin:
-    """Loose garment vertices that hang along the legs are kept in front of the posed leg skin: each
-    is tested against the tangent plane of the nearest skinned leg vertex (found in a uniform grid
-    built each frame, compiled: cloth/kernels.py) and moved out to the margin along its normal."""
+class LimbSkin:
+    """Loose garment vertices along a pair of limbs (the legs by default) are kept in front of the
+    posed limb skin: each is tested against the tangent plane of the nearest skinned limb vertex
+    (found in a uniform grid built each frame, compiled: cloth/kernels.py) and moved out to the
+    margin along its normal."""
 
     def __init__(self, body, skeleton, rig, points: np.ndarray, joints: np.ndarray, weights: np.ndarray,
-                 candidates: np.ndarray, skin_factory, margin: float = PUSH_MARGIN_M):
-        """body: the avatar's BodyMesh (bind pose); rig: its RigMap (the legs start at upper_leg);
+                 candidates: np.ndarray, skin_factory, margin: float = PUSH_MARGIN_M,
+                 roles: tuple[str, str] = ("upper_leg", "lower_leg")):
+        """body: the avatar's BodyMesh (bind pose); rig: its RigMap (a leg is the upper_leg bone of
+        `roles` and every bone below it; the other role's joint sets the leg's axis);
         points, joints, weights: the garment's rest vertices and skin influences; candidates: the
         vertices that may leave their skinned place (max distance > 0); skin_factory as for
-        BodyBackstop. A vertex skinned mostly to a leg rides it and is left alone (trousers)."""
+        BodyBackstop. A vertex skinned mostly to the limb rides it and is left alone (trousers)."""
         parents = skeleton.parents
         legs, axes = [], []
         for side in ("l", "r"):
-            upper, lower = rig.limb("upper_leg", side), rig.limb("lower_leg", side)
+            upper, lower = rig.limb(roles[0], side), rig.limb(roles[1], side)
             if upper is None or lower is None:
                 continue
             top, knee = skeleton.index(upper), skeleton.index(lower)
@@ -194,7 +198,7 @@ class LegSkin:
         on_leg = leg[dominant]
         along = np.zeros(len(points), bool)
         for a, axis in axes:
-            along |= (points - a) @ axis > -LEG_REACH_M
+            along |= (points - a) @ axis > -LIMB_REACH_M
         riding = np.where(leg[joints], weights, 0.0).sum(axis=1) >= OWN_BONE_WEIGHT
         mine = np.zeros(len(points), bool)
         mine[np.asarray(candidates, np.int64)] = True
@@ -207,13 +211,13 @@ class LegSkin:
         return len(self.vertices)
 
     def __call__(self, points: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, int]:
-        """Points (V, 3) moved out of the posed leg skin; returns (points, number moved). `points`
+        """Points (V, 3) moved out of the posed limb skin; returns (points, number moved). `points`
         is not modified."""
         if not len(self.vertices):
             return points, 0
         surface, normals = self.skin.positions_normals(skin)
         points = np.ascontiguousarray(points, np.float64)
         out = points.copy()
-        moved = kernels.push_out_of_surface(points, self.vertices, surface, normals, LEG_GRID_CELL_M, LEG_REACH_SKIN_M, self.margin,
-                                            LEG_MAX_DEPTH_M, LEG_PASSES, out)
+        moved = kernels.push_out_of_surface(points, self.vertices, surface, normals, LIMB_GRID_CELL_M, LIMB_REACH_SKIN_M,
+                                            self.margin, LIMB_MAX_DEPTH_M, LIMB_PASSES, out)
         return (out, moved) if moved else (points, 0)

@@ -56,7 +56,7 @@ from ..garments.garment import Garment, SimMesh
 from ..transforms import matrix_to_quat, normalize, quat_to_matrix
 from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
-from .collide import BodyBackstop, LegSkin, PushOut
+from .collide import LIMB_ROLES, BodyBackstop, LimbSkin, PushOut
 from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, cross, unique_edges, unit
 from .fabrics import Fabric, fabric as get_fabric
 
@@ -116,8 +116,9 @@ class ClothSettings:
     skin_tight: bool = True              # classic world: tight nodes (max distance ~0) are skinned, not simulated
     push_fit: bool = False               # push-out margins also cover the limb skin outside its proxy (skirt: inside
                                          # share 3.4% -> 0.9%, but deeper max on the others, +1-2.4 ms)
-    leg_skin: bool = True                # with push_out: loose cloth along the legs is kept out of the posed leg skin
-                                         # (cloth/collide.py LegSkin; skirt inside share 3.1% -> 0.24%, depth 3.4 -> 0.7 cm)
+    limb_skin: bool = True               # with push_out: loose cloth along the legs and arms is kept out of the posed
+                                         # limb skin (cloth/collide.py LimbSkin; skirt inside share 3.1% -> 0.24%, depth
+                                         # 3.4 -> 0.7 cm; shirt depth 1.16 -> 0.86 cm)
     anchor_group_nodes: int = ANCHOR_GROUP_NODES  # anchored nodes per anchor frame (4: ~1.5 ms less, more drift)
     stretch_limit: float | None = STRETCH_LIMIT  # the sim nodes shown are clamped to their max distance and their
                                          # edges limited to this times rest (None: PyBullet's nodes as they are;
@@ -418,9 +419,10 @@ class GarmentSim:
         trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
         self._push = (PushOut(self.proxies, trunk, self.joints, self.weights, rest_points=garment.positions,
                               parents=sk.parents, body=body if s.push_fit else None) if s.push_out else None)
-        self._legs = (LegSkin(body, sk, avatar.rig, garment.positions, self.joints, self.weights,
-                              self._loose_candidates, lambda j, w, p, n: SparseSkin(j, w, len(sk), p, n))
-                      if s.push_out and s.leg_skin else None)
+        limbs = [LimbSkin(body, sk, avatar.rig, garment.positions, self.joints, self.weights, self._loose_candidates,
+                          lambda j, w, p, n: SparseSkin(j, w, len(sk), p, n), roles=roles)
+                 for roles in (LIMB_ROLES if s.push_out and s.limb_skin else ())]
+        self._limbs = [limb for limb in limbs if len(limb)]
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
@@ -886,9 +888,9 @@ class GarmentSim:
             # A vertex with no max distance is its pushed skinned place already: only loose ones can be inside.
             pos, pushed = self._push(pos, limbs, candidates=self._loose_candidates)
             pos, lifted = self._body_backstop(pos, skin)  # over the trunk, the trunk wins over the capsules
-            if self._legs is not None:  # cloth hanging along the legs: out of the leg skin, not only the capsules
-                pos, on_legs = self._legs(pos, skin)
-                pushed += on_legs
+            for limb in self._limbs:  # cloth along the legs and arms: out of their skin, not only their capsules
+                pos, on_limb = limb(pos, skin)
+                pushed += on_limb
             self.pushed = lifted + pushed
         ratio = self._edge_ratio(nodes)
         strain = self._embedding.interpolate(self._node_strain(ratio))

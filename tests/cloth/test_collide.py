@@ -193,7 +193,7 @@ def test_the_compiled_push_out_moves_what_the_numpy_rule_moves(avatar, proxies, 
 def test_leg_skin_moves_hanging_cloth_out_of_the_thigh_and_leaves_what_rides_the_leg(avatar):
     """A skirt vertex inside the thigh's skin (a leg swung into the hem) ends in front of it; a
     trouser vertex skinned to the thigh and a vertex above the hips are not its business."""
-    from avatar_wardrobe.cloth.collide import LEG_MAX_DEPTH_M, LegSkin
+    from avatar_wardrobe.cloth.collide import LIMB_MAX_DEPTH_M, LimbSkin
 
     body, sk, rig = avatar.body, avatar.skeleton, avatar.rig
     thigh = sk.index(rig.limb("upper_leg", "l"))
@@ -205,7 +205,7 @@ def test_leg_skin_moves_hanging_cloth_out_of_the_thigh_and_leaves_what_rides_the
     joints, weights = _unweighted(points, avatar)
     n = len(sunk)
     joints[n:2 * n, 0] = thigh                                             # the second copy rides the thigh
-    legs = LegSkin(body, sk, rig, points, joints, weights, np.arange(len(points)),
+    legs = LimbSkin(body, sk, rig, points, joints, weights, np.arange(len(points)),
                    lambda j, w, p, nr: SparseSkin(j, w, len(sk), p, nr))
     assert set(legs.vertices) == set(range(n))
     out, moved = legs(points, _rest_skin(avatar))
@@ -214,9 +214,32 @@ def test_leg_skin_moves_hanging_cloth_out_of_the_thigh_and_leaves_what_rides_the
 
     _, idx = cKDTree(body.positions).query(out[:n])
     height = np.einsum("vi,vi->v", out[:n] - body.positions[idx], body.normals[idx])
-    assert np.median(height) >= PUSH_MARGIN_M - 1e-6 and height.min() > -LEG_MAX_DEPTH_M
+    assert np.median(height) >= PUSH_MARGIN_M - 1e-6 and height.min() > -LIMB_MAX_DEPTH_M
     np.testing.assert_array_equal(out[n:], points[n:])
     # Without candidates (a garment with no loose vertices) nothing moves.
-    none = LegSkin(body, sk, rig, points, joints, weights, np.zeros(0, np.int64),
+    none = LimbSkin(body, sk, rig, points, joints, weights, np.zeros(0, np.int64),
                    lambda j, w, p, nr: SparseSkin(j, w, len(sk), p, nr))
     assert len(none) == 0 and none(points, _rest_skin(avatar))[1] == 0
+
+
+def test_limb_skin_of_the_arms_moves_a_shirt_vertex_out_of_the_upper_arm(avatar):
+    """The same pass over the arms: a vertex skinned to the chest, 2 cm inside the upper arm's skin,
+    ends in front of it; the legs' pass does not touch it."""
+    from avatar_wardrobe.cloth.collide import LimbSkin
+
+    body, sk, rig = avatar.body, avatar.skeleton, avatar.rig
+    arm = sk.index(rig.limb("upper_arm", "r"))
+    dominant = body.joints[np.arange(len(body.joints)), body.weights.argmax(axis=1)]
+    on_arm = np.flatnonzero(dominant == arm)[::30]
+    points = body.positions[on_arm] - 0.02 * body.normals[on_arm]
+    joints, weights = _unweighted(points, avatar)
+    factory = lambda j, w, p, nr: SparseSkin(j, w, len(sk), p, nr)  # noqa: E731
+    arms = LimbSkin(body, sk, rig, points, joints, weights, np.arange(len(points)), factory,
+                    roles=("upper_arm", "lower_arm"))
+    legs = LimbSkin(body, sk, rig, points, joints, weights, np.arange(len(points)), factory)
+    assert len(arms) >= 0.9 * len(points)
+    out, moved = arms(points, _rest_skin(avatar))
+    assert moved >= 0.9 * len(points)
+    h = np.einsum("vi,vi->v", out - body.positions[on_arm], body.normals[on_arm])
+    assert np.median(h) > 0.0
+    assert legs(points, _rest_skin(avatar))[1] == 0
