@@ -44,13 +44,13 @@ CPU time on the shared 2-core machine at load 7-11, so only the differences coun
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-from ..avatar.proxies import BodyProxies, ProxyPose, angular_velocity
+from ..avatar.proxies import CAPSULE, BodyProxies, ProxyPose, angular_velocity
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
 from ..transforms import matrix_to_quat, normalize, quat_to_matrix
@@ -83,6 +83,10 @@ MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre aw
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
 RING_ROWS = 2                # ...but for this many rows of them around the loose part, anchored (PyBullet's
                              # anchors give a little under load; rows share it, and absorb a 100 m/s kick)
+PROXY_CLEARANCE_M = 0.003    # PyBullet's capsules end at least this below the cloth's bind-pose nodes (trousers_M on
+                             # the bundled motion: 0 -> the energy reset stays, 0.006 -> a drift reset at frame 113,
+                             # 0.003 -> none; 1 min soak resets 71 unthinned -> 52 / 49: fragile, trousers only)...
+MIN_PROXY_SHARE = 0.3        # ...but keep this share of their radius
 EPS = 1e-12
 STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
@@ -402,6 +406,15 @@ class GarmentSim:
         free = self.max_distance > 0
         near = self.proxies.rest().distances(garment.positions[free]) - self.max_distance[free, None]
         self.proxy_index = np.flatnonzero(near.min(axis=0) <= s.proxy_reach_m) if free.any() else np.zeros(0, int)
+        # PyBullet's capsules, thinned where the cloth starts inside them in the bind pose (tight trousers on
+        # a fat calf capsule: PyBullet shoved a whole leg out at once, an energy reset on trousers_M's third
+        # frame; left out instead, nothing held the legs up): each ends PROXY_CLEARANCE_M inside the cloth.
+        self._bullet_radii = self.proxies.radii[self.proxy_index].astype(np.float64)
+        if len(self.proxy_index) and len(self.bullet_nodes):
+            depth = -self.proxies.rest(self.proxy_index).distances(self.sim.positions[self.bullet_nodes]).min(axis=0)
+            thin = (self.proxies.kinds[self.proxy_index] == CAPSULE) & (depth > -PROXY_CLEARANCE_M)
+            self._bullet_radii[thin] = np.maximum(self._bullet_radii[thin] - depth[thin] - PROXY_CLEARANCE_M,
+                                                  MIN_PROXY_SHARE * self._bullet_radii[thin])
         self.pinned = np.union1d(np.intersect1d(np.flatnonzero(self.sim.pin >= PIN_THRESHOLD), self.bullet_nodes),
                                  ring)
         self.pin_frame, self._frame_centres, self._frame_weights = self._anchor_groups(self.pinned)
@@ -716,7 +729,7 @@ class GarmentSim:
         eye = np.broadcast_to(np.eye(4), skin.shape).copy()
         rest_prox = self.proxies.pose(eye, index=self.proxy_index)
         rest_frames = self._frames(eye)
-        w.add_proxies(rest_prox, f.friction)
+        w.add_proxies(replace(rest_prox, radii=self._bullet_radii), f.friction)
         w.add_frames(rest_frames.positions, rest_frames.orientations)
         area = self._sim_area()
         mass = DEFORMABLE_MASS_KG if deformable else f.mass_kg_m2 * area
