@@ -218,6 +218,6 @@ class LimbSkin:
         surface, normals = self.skin.positions_normals(skin)
         points = np.ascontiguousarray(points, np.float64)
         out = points.copy()
-        moved = kernels.push_out_of_surface(points, self.vertices, surface, normals, LIMB_GRID_CELL_M, LIMB_REACH_SKIN_M,
-                                            self.margin, LIMB_MAX_DEPTH_M, LIMB_PASSES, out)
+        moved = kernels.push_out_of_surface(points, self.vertices, surface, normals, LIMB_GRID_CELL_M,
+                                            LIMB_REACH_SKIN_M, self.margin, LIMB_MAX_DEPTH_M, LIMB_PASSES, out)
         return (out, moved) if moved else (points, 0)

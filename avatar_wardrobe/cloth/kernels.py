@@ -1,4 +1,4 @@
-"""Compiled per-frame loops of the cloth blend (skinning, normals, embedding, stretch limit, push-outs): the only numba user.
+"""Compiled per-frame loops of the cloth blend (skinning, normals, embedding, stretch limits, push-outs): numba's only user.
 
 Each loop here replaced a chain of numpy calls whose cost was the fixed cost of the calls, not
 the arithmetic (the 1k shirt's blend was ~7 ms a frame in ~400 small numpy calls). The kernels

@@ -39,6 +39,41 @@ CPU time on the shared 2-core machine at load 7-11, so only the differences coun
 - one step of 1/30 s (adaptive up to max_substeps): 1.76 steps/frame instead of 2.37, but stretch
   p99 1.85 and 2 resets; max_proxy_step_m 0.06: 2.26 steps, drift 1.3 -> 2.2 cm; sparse SDF voxel
   0.03: no measurable change. Not kept.
+
+Poke-through and stretch levers (commits c7998de..6b4ec4c; one frozen copy of the bundled motion's
+solved poses, 1k procedural garments; the quality numbers are deterministic, "depth" and "inside"
+are the bench's outside-folds measures; ms under nice on the shared machine, rough):
+- start: shirt depth 1.16 cm / inside 0.25% / stretch 1.118; skirt 3.39 / 3.09% / 1.239 (its hem
+  inside the thigh skin, which is up to 2.5 cm wider than the thigh capsule); t-shirt 1.08 / 0.20%;
+  trousers 2.46 / 2.24%, 1 energy reset.
+- push_fit (capsule margins grown to cover the limb skin), re-measured with compiled code: skirt
+  inside 0.70%, depth 3.06; t-shirt depth 3.02, trousers 3.12; skirt blend +0.8 ms. Not kept.
+- a dynamic nearest-skin-vertex push of every loose vertex out of the whole posed body: skirt 0.24%,
+  0.71 cm, but shirt render stretch p99 2.2 -> 9.9 and depth counting folds 2.35 -> 4.6 (hems pushed
+  out of a thigh folded into the hips); out of the leg skin only, every loose vertex: the shirt's
+  render stretch still 4.0-8.2; only vertices along the leg (from LIMB_REACH_M above the hip joint
+  down): the shirt untouched, skirt 0.24% / 0.71 cm. Kept as `LimbSkin` (cloth/collide.py), also
+  over the arms: shirt depth 1.16 -> 0.86 (render stretch p99 2.21 -> 2.37). Its grid lookup:
+  reach/cell 0.05 m cost ~0.6 ms on the skirt but missed skin points 5-7 cm away the measure uses
+  (depth 1.55), 0.075 m ~1 ms; LIMB_REACH_M 0 / 0.02 / 0.04: skirt 0.46% / 0.39% / 0.24%.
+- the rest-correspondence backstop (BodyBackstop) over the legs or every part as well as the trunk:
+  no change. The trousers' depth (2.5 cm) is at the bent knee, where the calf's own skin lies 3.9 cm
+  inside the thigh's: a fold inside one limb, which the bench's fold test (by limb) does not exclude.
+- the same dynamic pass over the trunk for loose vertices: t-shirt 1.17 -> 1.03 cm, others the same,
+  +0.5-0.8 ms. A per-vertex push margin from the bind-pose gap (up to 2 cm, to keep layers apart):
+  shirt depth 0.86 -> 2.39, skirt 0.71 -> 1.30. Neither kept.
+- stretch limit: 6 Jacobi passes left the skirt at 1.239; 30 / 100 Jacobi: 1.163 / 1.109 (+1.7 ms);
+  Gauss-Seidel 6 / 12 / 20 / 30 / 45: 1.223 / 1.167 / 1.119 / 1.107 / 1.095. Kept at 45 (it stops
+  early when no edge is long). The shirt's 1.106 is its tight shoulder band under plain skinning
+  (20 of its 29 top edges have no loose end: skinned edges at 1.16).
+- trousers_M: its energy reset at frame 3 was PyBullet shoving a whole trouser leg (19 cm in a
+  frame) out of calf and thigh capsules its nodes start up to 2.6 cm inside. Leaving those capsules
+  out: 22 drift resets (nothing holds the legs up). Thinned below the nodes (PROXY_CLEARANCE_M): 0
+  resets here, a 1-minute soak 71 -> 49 resets; the trousers stay fragile under random motion.
+- soak (2 min random motion): the shirt's 2 stretch resets are one edge from an anchored ring node
+  on the chest front pushed 7-11 cm off its anchor by an arm proxy pressed into the chest; the
+  passes above run on the shown nodes and the render mesh, so PyBullet's run (and those resets)
+  is the same with or without them.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
