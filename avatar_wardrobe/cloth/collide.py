@@ -173,14 +173,16 @@ class LimbSkin:
     (found in a uniform grid built each frame, compiled: cloth/kernels.py) and moved out to the
     margin along its normal."""
 
-    def __init__(self, body, skeleton, rig, points: np.ndarray, joints: np.ndarray, weights: np.ndarray,
-                 candidates: np.ndarray, skin_factory, margin: float = PUSH_MARGIN_M,
+    def __init__(self, body, skeleton, rig, points: np.ndarray, candidates: np.ndarray, skin_factory,
+                 margin: float = PUSH_MARGIN_M,
                  roles: tuple[str, str] = ("upper_leg", "lower_leg")):
         """body: the avatar's BodyMesh (bind pose); rig: its RigMap (a leg is the upper_leg bone of
         `roles` and every bone below it; the other role's joint sets the leg's axis);
-        points, joints, weights: the garment's rest vertices and skin influences; candidates: the
+        points: the garment's rest vertices; candidates: the
         vertices that may leave their skinned place (max distance > 0); skin_factory as for
-        BodyBackstop. A vertex skinned mostly to the limb rides it and is left alone (trousers)."""
+        BodyBackstop. Unlike PushOut, a vertex skinned to the limb itself is pushed too (a shipped
+        skirt's hem skinned to the thigh, a trouser leg): the skin, unlike a capsule, is outside every
+        garment at rest."""
         parents = skeleton.parents
         legs, axes = [], []
         for side in ("l", "r"):
@@ -199,10 +201,9 @@ class LimbSkin:
         along = np.zeros(len(points), bool)
         for a, axis in axes:
             along |= (points - a) @ axis > -LIMB_REACH_M
-        riding = np.where(leg[joints], weights, 0.0).sum(axis=1) >= OWN_BONE_WEIGHT
         mine = np.zeros(len(points), bool)
         mine[np.asarray(candidates, np.int64)] = True
-        self.vertices = np.flatnonzero(mine & along & ~riding) if on_leg.any() else np.zeros(0, np.int64)
+        self.vertices = np.flatnonzero(mine & along) if on_leg.any() else np.zeros(0, np.int64)
         self.margin = float(margin)
         self.skin = skin_factory(body.joints[on_leg], body.weights[on_leg], body.positions[on_leg],
                                  body.normals[on_leg])

@@ -467,7 +467,7 @@ class GarmentSim:
         trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
         self._push = (PushOut(self.proxies, trunk, self.joints, self.weights, rest_points=garment.positions,
                               parents=sk.parents, body=body if s.push_fit else None) if s.push_out else None)
-        limbs = [LimbSkin(body, sk, avatar.rig, garment.positions, self.joints, self.weights, self._loose_candidates,
+        limbs = [LimbSkin(body, sk, avatar.rig, garment.positions, self._loose_candidates,
                           lambda j, w, p, n: SparseSkin(j, w, len(sk), p, n), roles=roles)
                  for roles in (LIMB_ROLES if s.push_out and s.limb_skin else ())]
         self._limbs = [limb for limb in limbs if len(limb)]
