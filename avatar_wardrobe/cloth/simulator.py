@@ -77,6 +77,11 @@ are the bench's outside-folds measures; ms under nice on the shared machine, rou
   cm; ~+1 ms blend on those. Before it, the Gauss-Seidel limit alone had taken skirt_M 4.64% ->
   7.52% and dress_M 5.29 -> 6.47 cm (shortening edges pulls a hem in), at stretch 1.88 -> 1.56 /
   1.85 -> 1.77.
+- cost per frame (thread time, nice, load ~0.6): skirt legs pass 1.4 ms, arms pass 0.5 ms (it finds
+  nothing there: every skirt vertex is below the shoulders, so "along the arm"), Gauss-Seidel limit
+  0.8 ms (some clamped edges stay long, so all 45 passes run); shirt arms 0.4 + limit 0.3 ms;
+  trousers both passes 1.3 + limit 0.35 ms. Cheaper lookups are the next lever (a finer grid
+  seeded with last frame's nearest point; a tolerance on the limit's stop).
 - soak (2 min random motion): the shirt's 2 stretch resets are one edge from an anchored ring node
   on the chest front pushed 7-11 cm off its anchor by an arm proxy pressed into the chest; the
   passes above run on the shown nodes and the render mesh, so PyBullet's run (and those resets)
