@@ -115,51 +115,6 @@ def clamp(out, skinned, max_distance, index):
 
 
 @_jit
-def stretch_limit(out, skinned, max_distance, edges, rest, share, loose, limit, iterations):
-    """Jacobi passes shortening edges longer than limit * rest: each edge's excess is moved onto its
-    ends by their share (share (E, 2): 0 for an end that may not move), averaged over the long edges
-    at a node, then the loose nodes are clamped to their max distance. Stops early when no edge is
-    long. In place; returns the passes run."""
-    acc = np.zeros((out.shape[0], 3))
-    hits = np.zeros(out.shape[0])
-    for it in range(iterations):
-        acc[:] = 0.0
-        hits[:] = 0.0
-        any_long = False
-        for e in range(edges.shape[0]):
-            a, b = edges[e, 0], edges[e, 1]
-            dx, dy, dz = out[b, 0] - out[a, 0], out[b, 1] - out[a, 1], out[b, 2] - out[a, 2]
-            length = np.sqrt(dx * dx + dy * dy + dz * dz)
-            excess = length - limit * rest[e]
-            if excess <= 0.0:
-                continue
-            any_long = True
-            f = excess / max(length, EPS)
-            dx, dy, dz = dx * f, dy * f, dz * f
-            if share[e, 0] > 0.0:
-                s = share[e, 0]
-                acc[a, 0] += s * dx
-                acc[a, 1] += s * dy
-                acc[a, 2] += s * dz
-                hits[a] += 1.0
-            if share[e, 1] > 0.0:
-                s = share[e, 1]
-                acc[b, 0] -= s * dx
-                acc[b, 1] -= s * dy
-                acc[b, 2] -= s * dz
-                hits[b] += 1.0
-        if not any_long:
-            return it
-        for i in loose:
-            h = max(hits[i], 1.0)
-            out[i, 0] += acc[i, 0] / h
-            out[i, 1] += acc[i, 1] / h
-            out[i, 2] += acc[i, 2] / h
-        clamp(out, skinned, max_distance, loose)
-    return iterations
-
-
-@_jit
 def _leave(px, py, pz, c, centres, axes, rot, half, radius, capsule, box_lo, box_hi, planes, margin):
     """Where point p leaves proxy c (with its margin), or (False, ...) when p is outside it."""
     rx, ry, rz = px - centres[c, 0], py - centres[c, 1], pz - centres[c, 2]
@@ -241,10 +196,11 @@ def push_out(points, candidates, allowed, centres, axes, rot, half, radius, caps
 
 
 @_jit
-def stretch_limit_sequential(out, skinned, max_distance, edges, rest, share, loose, limit, iterations):
-    """As stretch_limit, but Gauss-Seidel: each long edge is shortened in place as it is visited, so
-    a correction travels along a chain of edges within one pass (Jacobi's averaged passes need
-    ~100 to bring the skirt's stretched band to the limit). Loose nodes are clamped to their max
+def stretch_limit(out, skinned, max_distance, edges, rest, share, loose, limit, iterations):
+    """Gauss-Seidel passes shortening edges longer than limit * rest: each long edge's excess is
+    moved onto its ends by their share (share (E, 2): 0 for an end that may not move) as it is
+    visited, so a correction travels along a chain of edges within one pass (averaged Jacobi passes
+    needed ~100 to bring the skirt's stretched band to the limit). Loose nodes are clamped to their max
     distance after each pass; stops early when no edge is long. Returns the passes run."""
     for it in range(iterations):
         any_long = False

@@ -910,7 +910,7 @@ class GarmentSim:
             return nodes
         out = np.array(nodes, np.float64, order="C")
         kernels.clamp(out, skinned_nodes, self.node_max_distance, self.bullet_nodes)
-        kernels.stretch_limit_sequential(out, skinned_nodes, self.node_max_distance, self._limit_edges,
+        kernels.stretch_limit(out, skinned_nodes, self.node_max_distance, self._limit_edges,
                                          self._limit_rest, self._limit_share, self._limit_nodes, float(limit),
                                          STRETCH_ITERATIONS)
         return out
