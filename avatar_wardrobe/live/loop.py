@@ -49,7 +49,8 @@ class LiveOptions:
     pipelined: bool = True                  # dress frame N+1 in a helper thread while frame N is drawn
                                             # (render/pipeline.py); two-process runs only
     cloth_lag: bool = True                  # show each frame's cloth at once from the last simulated frame
-                                            # and simulate after (Wardrobe.cloth_lag): less latency
+                                            # and simulate after (Wardrobe.cloth_lag): the physics leaves the
+                                            # latency path but runs beside the draw (docs/bench/live_pipeline_5.json)
 
 
 @dataclass
