@@ -1,5 +1,4 @@
 """FramePipeline: dressing frame N+1 in a helper thread while Panda draws frame N changes no frame."""
-import gc
 import threading
 
 import numpy as np
@@ -24,10 +23,6 @@ def motion_frames():
 def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=None, lag=False):
     """Fresh wardrobe (fresh filter and cloth), the frames through a pipeline; the images and who prepared them
     (and each drawn frame, before any finish stage, appended to `drawn` if given)."""
-    # The previous run's scene is collected here, in this thread: left to the collector, its Panda
-    # objects could be finalised in the dress thread while this one draws (a suspect for the
-    # unexplained one-off mismatches in CI, see README "Tests").
-    gc.collect()
     wardrobe = Wardrobe(base, studio=True, cloth_settings=ClothSettings(sim_vertices=SIM_NODES))
     wardrobe.cloth_lag = lag
     prepared_in, images, order = [], [], []
