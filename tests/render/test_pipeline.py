@@ -12,6 +12,12 @@ from avatar_wardrobe.render.plugin import Wardrobe
 from avatar_wardrobe.settings import model_path
 
 FRAMES = 8
+# The software renderer is not bit-reproducible under concurrent load: from bit-identical inputs
+# (joint matrices, garment positions and normals) the frame drawn while the dress thread ran
+# PyBullet came out 1 level different on a few pixels (reproduced in session 5; CI saw such a
+# mismatch twice). The inputs are compared bit for bit; the pictures up to this.
+PIXEL_LEVELS = 1
+PIXEL_SHARE = 0.001
 SIM_NODES = 300  # a small simulated shirt keeps the test quick; cloth still runs in the helper thread
 
 
@@ -20,9 +26,10 @@ def motion_frames():
     return read_motion(model_path("motions/pose_1.jsonl")).frames[30:30 + FRAMES]
 
 
-def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=None, lag=False):
+def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=None, lag=False, inputs=None):
     """Fresh wardrobe (fresh filter and cloth), the frames through a pipeline; the images and who prepared them
-    (and each drawn frame, before any finish stage, appended to `drawn` if given)."""
+    (and each drawn frame, before any finish stage, appended to `drawn` if given; what each frame was
+    drawn from, its joints' local matrices and garment positions and normals, to `inputs`)."""
     wardrobe = Wardrobe(base, studio=True, cloth_settings=ClothSettings(sim_vertices=SIM_NODES))
     wardrobe.cloth_lag = lag
     prepared_in, images, order = [], [], []
@@ -37,6 +44,9 @@ def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=No
 
     def emit(shown):
         images.append(shown.image)
+        if inputs is not None:
+            inputs.append([shown.dressed.local.copy()] + [np.array(a) for shape in shown.dressed.shapes
+                                                          for a in shape[1:3]])
         order.append(shown.dressed.marks.index)
         assert set(shown.ms) == ({"render", "refine"} if finish else {"render"})
         assert min(shown.cpu_ms.values()) >= 0.0
@@ -57,34 +67,42 @@ def _run(base, frames, threaded, grabber, emit_extra=None, finish=None, drawn=No
     return shown, images, order, prepared_in
 
 
+def _same(inputs_a, inputs_b, images_a, images_b):
+    assert len(inputs_a) == len(inputs_b) == len(images_a) == len(images_b)
+    for a, b in zip(inputs_a, inputs_b):
+        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    for a, b in zip(images_a, images_b):
+        diff = np.abs(a.astype(int) - b.astype(int)).max(axis=-1)
+        assert diff.max() <= PIXEL_LEVELS and (diff > 0).mean() <= PIXEL_SHARE
+
+
 def test_threaded_frames_equal_the_serial_frames(panda_base, motion_frames):
     grabber = FrameGrabber(panda_base)
-    n_serial, serial, order_s, who_s = _run(panda_base, motion_frames, False, grabber)
-    n_threaded, threaded, order_t, who_t = _run(panda_base, motion_frames, True, grabber)
+    inputs_s, inputs_t = [], []
+    n_serial, serial, order_s, who_s = _run(panda_base, motion_frames, False, grabber, inputs=inputs_s)
+    n_threaded, threaded, order_t, who_t = _run(panda_base, motion_frames, True, grabber, inputs=inputs_t)
     assert n_serial == n_threaded == FRAMES
     assert order_s == order_t == [m.index for m in motion_frames]  # in order, none skipped or repeated
     assert set(who_s) == {threading.main_thread().name}
     assert all(name.startswith("aw-dress") for name in who_t)  # the cloth really ran beside the draw
     moved = sum(not np.array_equal(a, b) for a, b in zip(serial[:-1], serial[1:]))
     assert moved >= FRAMES // 2  # the frames show motion, so equality below means something
-    for a, b in zip(serial, threaded):
-        assert np.array_equal(a, b)
+    _same(inputs_s, inputs_t, serial, threaded)
 
 
 def test_with_cloth_lag_threaded_frames_equal_the_serial_ones_and_the_physics_runs_on_the_helper(
         panda_base, motion_frames):
     grabber = FrameGrabber(panda_base)
-    physics = []
-    _, serial, _, _ = _run(panda_base, motion_frames, False, grabber, lag=True)
-    _, threaded, order, _ = _run(panda_base, motion_frames, True, grabber, lag=True,
+    physics, inputs_s, inputs_t = [], [], []
+    _, serial, _, _ = _run(panda_base, motion_frames, False, grabber, lag=True, inputs=inputs_s)
+    _, threaded, order, _ = _run(panda_base, motion_frames, True, grabber, lag=True, inputs=inputs_t,
                                  emit_extra=lambda shown: physics.append(shown.dressed.timings_ms.get("physics")))
     _, synchronous, _, _ = _run(panda_base, motion_frames, False, grabber)
     assert order == [m.index for m in motion_frames]
     # frame 0 settles the cloth, frame 1 is the first shown a frame behind: from frame 2 on each frame
     # carries the physics run (on the helper, before it waited for the frame) for the one before it
     assert physics[:2] == [None, None] and all(ms > 0 for ms in physics[2:])
-    for a, b in zip(serial, threaded):
-        assert np.array_equal(a, b)
+    _same(inputs_s, inputs_t, serial, threaded)
     assert any(not np.array_equal(a, b) for a, b in zip(serial, synchronous))  # the cloth really is a frame behind
 
 
