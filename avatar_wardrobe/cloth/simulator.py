@@ -496,7 +496,9 @@ class GarmentSim:
         self.failure = ""                # why the physics could not start (the garment is then skinned)
         self._pending = None             # the pose follow() showed and advance() has not simulated yet
         self._drift = 0.0                # the anchor drift of the last simulated frame
-        self._bullet_index = np.asarray(self.bullet_nodes, np.int64)  # nodes whose offsets follow() carries
+        # follow() carries the offsets of the simulated nodes with their own skin influences
+        self._carried_joints = np.ascontiguousarray(self._node_skin.joints[self.bullet_nodes])
+        self._carried_weights = np.ascontiguousarray(self._node_skin.weights[self.bullet_nodes])
         self.faults: dict[str, int] = {}  # resets by cause: nan, energy, stretch, drift
 
     # -- public API -----------------------------------------------------------------------------------
@@ -582,15 +584,15 @@ class GarmentSim:
     def _carry(self, offsets: np.ndarray, from_skin: np.ndarray, to_skin: np.ndarray) -> np.ndarray:
         """Node offsets from their skinned places under `from_skin`, turned by each node's blended
         skinning (3x3) from that pose to `to_skin`."""
-        b = self._bullet_index
+        b, joints, weights = self.bullet_nodes, self._carried_joints, self._carried_weights
         out = np.zeros_like(offsets)
         if not len(b):
             return out
         before = np.empty((len(b), 3, 3))
-        kernels.blend_linear(_matrices(from_skin), self._node_skin.joints[b], self._node_skin.weights[b], before)
+        kernels.blend_linear(_matrices(from_skin), joints, weights, before)
         rest = np.linalg.solve(before, offsets[b][:, :, None])[:, :, 0]   # in the bind pose's frame
         turned = np.empty((len(b), 3))
-        kernels.skin(_matrices(to_skin), self._node_skin.joints[b], self._node_skin.weights[b], rest, turned, False)
+        kernels.skin(_matrices(to_skin), joints, weights, rest, turned, False)
         out[b] = turned
         return out
 
