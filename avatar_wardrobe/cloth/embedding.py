@@ -190,18 +190,6 @@ class Embedding:
         return np.einsum("vk,vk->v", self.clipped, np.take(values, self.corners))
 
 
-def reconstruct(sim_positions: np.ndarray, sim_faces: np.ndarray, triangle: np.ndarray,
-                barycentric: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Render positions from sim node positions through the embedding."""
-    return Embedding(sim_faces, triangle, barycentric, offset).reconstruct(sim_positions)
-
-
-def interpolate(values: np.ndarray, sim_faces: np.ndarray, triangle: np.ndarray,
-                barycentric: np.ndarray) -> np.ndarray:
-    """Per-node values (S,) -> per render vertex, with the barycentrics clipped to the triangle."""
-    return Embedding(sim_faces, triangle, barycentric, np.zeros(len(triangle))).interpolate(values)
-
-
 def build_sim_mesh(garment: Garment, target: int = DEFAULT_SIM_VERTICES) -> SimMesh:
     """The garment's own sim mesh (embedded if needed) or one made by clustering its render mesh."""
     if garment.sim is not None and len(garment.sim.positions) <= max(target, MAX_SIM_VERTICES):

@@ -104,7 +104,7 @@ from ..transforms import matrix_to_quat, normalize, quat_to_matrix
 from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
 from .collide import LIMB_ROLES, BodyBackstop, LimbSkin, PushOut
-from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, cross, unique_edges, unit
+from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, unique_edges
 from .fabrics import Fabric, fabric as get_fabric
 
 # -- fault detection (checked every frame) ------------------------------------------------------

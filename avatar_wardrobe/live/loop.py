@@ -323,7 +323,7 @@ def run_serial(opts: LiveOptions, on_frame=None) -> LiveResult:
     """The baseline: capture, pose, scene and render one after another in this one process."""
     from ..pose.tracker import PoseTracker
     from ..records import Frame
-    from .worker import PacedVideo, open_feed, process_stats
+    from .worker import open_feed, process_stats
 
     result = LiveResult(mode="serial" if opts.paced else "serial-unpaced")
     feed = open_feed(opts.source, paced=opts.paced)
