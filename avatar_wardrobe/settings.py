@@ -76,6 +76,8 @@ class RefineSettings:
 class ClothSceneSettings:
     enabled: bool = True         # simulate garments with PyBullet; False: garments are skinned only
     fit_map: bool = False        # colour garments by strain (blue loose, green fits, red tight)
+    process: bool = True         # step each garment's PyBullet in a worker process (cloth/host.py): PyBullet
+                                 # holds the GIL while it steps, which stops the draw in this one
 
 
 @dataclass

@@ -118,6 +118,7 @@ class ClothWorld:
         self.frames: list[int] = []
         self.cloths: list[ClothHandle] = []
         self.steps = 0
+        self._requested: np.ndarray | None = None  # request_nodes()'s answer
 
     # -- lifetime ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -246,6 +247,18 @@ class ClothWorld:
         """(N, 3) node positions."""
         return np.asarray(p.getMeshData(self.cloths[cloth].body, flags=p.MESH_DATA_SIMULATION_MESH,
                                         physicsClientId=self.client)[1], dtype=np.float64)
+
+    def nodes_of(self, cloths: list[int]) -> np.ndarray:
+        """(N, 3) the node positions of several cloths, one after another."""
+        return np.concatenate([self.nodes(c) for c in cloths]) if cloths else np.zeros((0, 3))
+
+    def request_nodes(self, cloths: list[int]) -> None:
+        """nodes_of(cloths), kept for collect_nodes() (a RemoteWorld reads them in its worker meanwhile)."""
+        self._requested = self.nodes_of(cloths)
+
+    def collect_nodes(self) -> np.ndarray:
+        out, self._requested = self._requested, None
+        return out
 
     def move_cloth(self, cloth: int, rotation: np.ndarray, translation: np.ndarray) -> None:
         """Apply a rigid motion x -> R x + t to every node (used when the body teleports)."""

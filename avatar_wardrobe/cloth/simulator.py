@@ -103,6 +103,7 @@ from ..garments.garment import Garment, SimMesh
 from ..transforms import matrix_to_quat, normalize, quat_to_matrix
 from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
+from .host import PhysicsHost, RemoteWorld
 from .collide import LIMB_ROLES, BodyBackstop, LimbSkin, PushOut
 from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, unique_edges
 from .fabrics import Fabric, fabric as get_fabric
@@ -171,6 +172,9 @@ class ClothSettings:
                                          # limb skin (cloth/collide.py LimbSkin; skirt inside share 3.1% -> 0.24%, depth
                                          # 3.4 -> 0.7 cm; shirt depth 1.16 -> 0.86 cm)
     anchor_group_nodes: int = ANCHOR_GROUP_NODES  # anchored nodes per anchor frame (4: ~1.5 ms less, more drift)
+    process: bool | None = None          # run PyBullet in a worker process (cloth/host.py), outside this process's
+                                         # GIL: a step then no longer stops the draw and the solver (None: no here;
+                                         # the Wardrobe plugin takes its scene's [cloth] process)
     stretch_limit: float | None = STRETCH_LIMIT  # the sim nodes shown are clamped to their max distance and their
                                          # edges limited to this times rest (None: PyBullet's nodes as they are;
                                          # size advice reads the raw drape)
@@ -486,7 +490,8 @@ class GarmentSim:
         self._body_backstop = (BodyBackstop(body, garment.positions, trunk, lambda j, w, p, n: SparseSkin(
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
-        self.world: ClothWorld | None = None
+        self.world: ClothWorld | RemoteWorld | None = None
+        self._host: PhysicsHost | None = None   # the worker process the world lives in (settings.process)
         self.cloths: list[int] = []      # the world's cloth per piece
         self.frame = 0
         self.resets = 0
@@ -495,6 +500,8 @@ class GarmentSim:
         self._prev: tuple | None = None  # (skin, ProxyPose, _Frames, nodes, skinned nodes)
         self.failure = ""                # why the physics could not start (the garment is then skinned)
         self._pending = None             # the pose follow() showed and advance() has not simulated yet
+        self._advancing = None           # advance(wait=False)'s physics, sent and not yet collected
+        self._started = None             # start()'s frame, for finish()
         self._drift = 0.0                # the anchor drift of the last simulated frame
         # follow() carries the offsets of the simulated nodes with their own skin influences
         self._carried_joints = np.ascontiguousarray(self._node_skin.joints[self.bullet_nodes])
@@ -510,6 +517,7 @@ class GarmentSim:
 
     def reset(self, pose=None) -> ClothState:
         """(Re)build the cloth: settle it in the rest pose, then blend the body into `pose`."""
+        self._discard()
         self.frame = 0
         skin = self._skin(pose)
         if not self.settings.enabled:
@@ -530,12 +538,37 @@ class GarmentSim:
 
     def step(self, pose, dt: float | None = None) -> ClothState:
         """Advance one frame to `pose`. dt (s), when given, sets the number of fixed substeps."""
+        self.start(pose, dt)
+        return self.finish()
+
+    def start(self, pose, dt: float | None = None) -> None:
+        """The first half of step(): send the frame's physics. With `settings.process` it then runs in
+        the worker while this thread goes on (to start the next garment: the garments step at the
+        same time); finish() waits for it and returns the frame. Each start() needs its finish()."""
+        self._finish_advance()
         if not self.settings.enabled or self.failure:
-            return self.skinned(pose)
-        if self._prev is None:
-            return self.reset(pose)
-        t0 = time.perf_counter()
-        skin, nodes, skinned_nodes, fault, timings = self._advance(pose, dt)
+            self._started = self.skinned(pose)
+        elif self._prev is None:
+            self._started = self.reset(pose)
+        else:
+            t0 = time.perf_counter()
+            try:
+                self._started = (t0, pose, self._send(pose, dt))
+            except WardrobeError as exc:
+                self._started = self._lost(exc, pose)
+
+    def finish(self) -> ClothState:
+        """The second half of step(): the frame start() sent, simulated, blended and checked."""
+        started, self._started = self._started, None
+        if started is None:
+            raise WardrobeError("GarmentSim.finish() without start(): call start(pose) first.")
+        if isinstance(started, ClothState):
+            return started
+        t0, pose, sent = started
+        try:
+            skin, nodes, skinned_nodes, fault, timings = self._receive(sent)
+        except WardrobeError as exc:
+            return self._lost(exc, pose)
         t3 = time.perf_counter()
         if fault:
             state = self._skinned_state(skin, skinned_nodes)
@@ -552,12 +585,15 @@ class GarmentSim:
         turned with each node's skinning onto `pose`, then clamped, stretch-limited and pushed out
         of the body as in step(). Call advance() after, off the frame's critical path, to simulate
         to this pose. The first call settles the cloth (reset) at once."""
+        t0 = time.perf_counter()
+        self._finish_advance()
+        waited = (time.perf_counter() - t0) * 1e3
         if not self.settings.enabled or self.failure:
             return self.skinned(pose)
         if self._prev is None:
             self._pending = None
             return self.reset(pose)
-        t0 = time.perf_counter()
+        t1 = time.perf_counter()
         skin = self._skin(pose)
         skinned_nodes = self._node_skin.positions(skin)
         prev_skin, _, _, prev_nodes, prev_skinned = self._prev
@@ -565,21 +601,62 @@ class GarmentSim:
         state = self._output(skin, nodes, skinned_nodes, drift=False)
         state.anchor_drift_m = self._drift
         self._pending = pose
-        state.timings_ms = {"blend": (time.perf_counter() - t0) * 1e3}
+        state.timings_ms = {"physics_wait": waited, "blend": (time.perf_counter() - t1) * 1e3}
         return state
 
-    def advance(self) -> dict[str, float]:
+    def advance(self, wait: bool = True) -> dict[str, float]:
         """Simulate to the pose of the last follow() (nothing when none is waiting); returns the
-        stage times (ms). A fault resets the cloth here; the next follow() shows it skinned."""
+        stage times (ms). A fault resets the cloth; the next follow() shows it skinned.
+        wait=False only sends the physics: with `settings.process` the worker runs it while this
+        thread goes on, and the next call to this sim collects it (follow() reports the time it
+        waited for it as "physics_wait")."""
         pose, self._pending = self._pending, None
+        self._finish_advance()
         if pose is None or self._prev is None or not self.settings.enabled or self.failure:
             return {}
         t0 = time.perf_counter()
-        _, nodes, _, fault, timings = self._advance(pose, None)
+        try:
+            sent = self._send(pose, None)
+        except WardrobeError as exc:
+            self._lost(exc, pose)
+            return {}
+        self._advancing = (t0, pose, sent)
+        timings = dict(sent[-1])
+        if wait:
+            timings.update(self._finish_advance())
+        return timings
+
+    def _finish_advance(self) -> dict[str, float]:
+        """Collect the physics advance(wait=False) sent (nothing when none is out)."""
+        if self._advancing is None:
+            return {}
+        (t0, pose, sent), self._advancing = self._advancing, None
+        try:
+            _, nodes, _, fault, timings = self._receive(sent)
+        except WardrobeError as exc:
+            self._lost(exc, pose)
+            return {}
         if not fault:
             self._drift = self._anchor_drift(nodes)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return timings
+
+    def _discard(self) -> None:
+        """Drop physics sent and not yet collected (a reset rebuilds the cloth anyway)."""
+        if self._advancing is not None or isinstance(self._started, tuple):
+            self._advancing = self._started = None
+            try:
+                self.world.collect_nodes()
+            except WardrobeError:  # a worker that died meanwhile: the rebuild starts a new one
+                pass
+
+    def _lost(self, exc: WardrobeError, pose) -> ClothState:
+        """The physics stopped mid-run (its worker process died or hung): from now on the garment is
+        skinned, `failure` says why, and reset() tries the physics again."""
+        self.close()
+        self._prev = None
+        self.failure = str(exc)
+        return self.skinned(pose)
 
     def _carry(self, offsets: np.ndarray, from_skin: np.ndarray, to_skin: np.ndarray) -> np.ndarray:
         """Node offsets from their skinned places under `from_skin`, turned by each node's blended
@@ -596,9 +673,9 @@ class GarmentSim:
         out[b] = turned
         return out
 
-    def _advance(self, pose, dt: float | None):
-        """The physics of one frame to `pose`: (skin, PyBullet's nodes, skinned nodes, fault ("" if
-        none), stage ms). A fault resets the cloth (skinned, fading back in over ramp_frames)."""
+    def _send(self, pose, dt: float | None):
+        """The physics of one frame to `pose`, sent: the proxies and anchor frames swept over the
+        frame's substeps, then the nodes asked for. Returns what _receive needs."""
         t0 = time.perf_counter()
         self.frame += 1
         skin = self._skin(pose)
@@ -618,11 +695,19 @@ class GarmentSim:
             step_dt = frame_time / n
         t1 = time.perf_counter()
         self._run(prev_prox, cur_prox, prev_frames, cur_frames, n, step_dt)
+        self.world.request_nodes(self.cloths)
         t2 = time.perf_counter()
+        return (skin, cur_prox, cur_frames, prev_nodes, prev_skinned, n * step_dt, t2,
+                {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3})
+
+    def _receive(self, sent):
+        """The frame _send sent, simulated: (skin, PyBullet's nodes, skinned nodes, fault ("" if
+        none), stage ms). A fault resets the cloth (skinned, fading back in over ramp_frames)."""
+        skin, cur_prox, cur_frames, prev_nodes, prev_skinned, span, t2, timings = sent
         skinned_nodes = self._node_skin.positions(skin)
-        nodes = self._read_nodes(skinned_nodes)
+        nodes = self._read_nodes(skinned_nodes, self.world.collect_nodes())
         t3 = time.perf_counter()
-        fault = self._fault(nodes, skinned_nodes, prev_nodes, prev_skinned, n * step_dt)
+        fault = self._fault(nodes, skinned_nodes, prev_nodes, prev_skinned, span)
         if fault:
             self.resets += 1
             self.faults[fault] = self.faults.get(fault, 0) + 1
@@ -631,13 +716,15 @@ class GarmentSim:
         else:
             self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
             self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
-        return skin, nodes, skinned_nodes, fault, {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3,
-                                                   "readback": (t3 - t2) * 1e3}
+        return skin, nodes, skinned_nodes, fault, {**timings, "readback": (t3 - t2) * 1e3}
 
     def close(self) -> None:
         if self.world is not None:
             self.world.close()
             self.world = None
+        if self._host is not None:
+            self._host.close()
+            self._host = None
         self._prev = None
 
     def __enter__(self) -> "GarmentSim":
@@ -773,8 +860,14 @@ class GarmentSim:
             self.world.close()
         f = self.fabric
         deformable = self.settings.world == "deformable"
-        self.world = w = ClothWorld(self.time_step, self.settings.sdf_voxel_m,
-                                    gravity=(0.0, -9.81 * f.gravity_scale, 0.0), deformable=deformable)
+        gravity = (0.0, -9.81 * f.gravity_scale, 0.0)
+        if self.settings.process:
+            if self._host is None or not self._host.alive():
+                self._host = PhysicsHost()
+            self.world = w = self._host.world(self.time_step, self.settings.sdf_voxel_m, gravity, deformable)
+        else:
+            self.world = w = ClothWorld(self.time_step, self.settings.sdf_voxel_m, gravity=gravity,
+                                        deformable=deformable)
         eye = np.broadcast_to(np.eye(4), skin.shape).copy()
         rest_prox = self.proxies.pose(eye, index=self.proxy_index)
         rest_frames = self._frames(eye)
@@ -812,10 +905,11 @@ class GarmentSim:
         self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
         return nodes
 
-    def _read_nodes(self, skinned_nodes: np.ndarray) -> np.ndarray:
-        """(S, 3) sim nodes: PyBullet's where it simulates (the anchored ring included), the skinned
-        places elsewhere."""
-        simulated = np.concatenate([self.world.nodes(c) for c in self.cloths])
+    def _read_nodes(self, skinned_nodes: np.ndarray, simulated: np.ndarray | None = None) -> np.ndarray:
+        """(S, 3) sim nodes: PyBullet's where it simulates (the anchored ring included; `simulated`,
+        when already read), the skinned places elsewhere."""
+        if simulated is None:
+            simulated = self.world.nodes_of(self.cloths)
         if len(simulated) == len(skinned_nodes):
             return simulated
         out = skinned_nodes.copy()

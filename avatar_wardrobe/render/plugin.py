@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,9 +133,9 @@ class Wardrobe:
             return
         t0, c0 = time.perf_counter(), time.thread_time()
         ran = False
-        for worn in list(self._worn.values()):
+        for worn in list(self._worn.values()):  # sent only: each garment's worker steps while this thread goes on
             if worn.sim is not None:
-                ran = bool(worn.sim.advance()) or ran
+                ran = bool(worn.sim.advance(wait=not worn.sim.settings.process)) or ran
         if ran:
             self._physics_ms = ((time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3)
 
@@ -329,12 +329,14 @@ class Wardrobe:
 
     def _simulator(self, garment: Garment):
         from ..avatar.proxies import BodyProxies
-        from ..cloth.simulator import GarmentSim
+        from ..cloth.simulator import ClothSettings, GarmentSim
 
         if self._proxies is None or self._proxies_for is not self.avatar:
             self._proxies, self._proxies_for = BodyProxies.for_avatar(self.avatar), self.avatar
-        return GarmentSim(garment, self.avatar, garment.meta.fabric, settings=self.cloth_settings,
-                          proxies=self._proxies)
+        settings = self.cloth_settings or ClothSettings()
+        if settings.process is None:
+            settings = replace(settings, process=self.scene.cloth.process)
+        return GarmentSim(garment, self.avatar, garment.meta.fabric, settings=settings, proxies=self._proxies)
 
     def set_cloth(self, on: bool, settings=None) -> None:
         """Simulate the garments' cloth (PyBullet) or just skin them to the body.
@@ -391,11 +393,18 @@ class Wardrobe:
         matrices = None
         shapes = []
         cloth_s = cloth_cpu_s = 0.0
-        for worn in list(self._worn.values()):
+        worn_now = list(self._worn.values())
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if not self.cloth_lag:  # every garment's physics is sent before any is waited for: their workers step together
+            for worn in worn_now:
+                if worn.sim is not None:
+                    worn.sim.start(pose)
+        cloth_s, cloth_cpu_s = time.perf_counter() - t0, time.thread_time() - c0
+        for worn in worn_now:
             g = worn.garment
             if worn.sim is not None:
                 t0, c0 = time.perf_counter(), time.thread_time()
-                state = worn.sim.follow(pose) if self.cloth_lag else worn.sim.step(pose)
+                state = worn.sim.follow(pose) if self.cloth_lag else worn.sim.finish()
                 cloth_s += time.perf_counter() - t0
                 cloth_cpu_s += time.thread_time() - c0
                 self.cloth_resets = max(self.cloth_resets, state.resets)
