@@ -63,7 +63,8 @@ def _demo(args):
     from . import jobs
 
     return jobs.demo(args.out, args.frames, args.window or None, args.scene, refine=args.refine,
-                     pipeline=not args.serial)
+                     pipeline=not args.serial,
+                     lp_threads=jobs.RENDER_LP_THREADS if args.lp_threads is None else args.lp_threads or None)
 
 
 def _track(args):
@@ -108,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="GAN refinement of each frame (default: the scene's [refine] style, off)")
     d.add_argument("--serial", action="store_true",
                    help="dress and draw one after another (default: dress the next frame while drawing this one)")
+    d.add_argument("--lp-threads", type=int, default=None,
+                   help="llvmpipe render threads with the pipeline (default 1: the dress thread has the other "
+                        "core; 0: one per core)")
     d.set_defaults(handler=_demo)
 
     t = sub.add_parser("track", help="record landmarks and solved rotations from a video, folder or webcam")

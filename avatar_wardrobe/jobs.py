@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 import time
@@ -16,6 +17,10 @@ from .errors import WardrobeError
 from .settings import SceneSettings, load_scene, model_path
 
 ROTATION_DECIMALS = 5
+# llvmpipe threads when a helper thread dresses the next frame beside the draw: on two cores the
+# dress thread is the slower stage, and a second render thread takes its core (demo, alternating
+# runs: docs/bench/demo_pipeline.json).
+RENDER_LP_THREADS = 1
 
 
 class StageTimer:
@@ -136,7 +141,8 @@ def _sized(source) -> bool:
 
 def render_motion(motion_path: str | Path, out: str | Path, frames: int | None = None, window: bool | None = None,
                   scene: SceneSettings | None = None, avatar: str | None = None, progress: bool = True,
-                  keep_frames: list | None = None, refine: str | None = None, pipeline: bool = True) -> dict:
+                  keep_frames: list | None = None, refine: str | None = None, pipeline: bool = True,
+                  lp_threads: int | None = RENDER_LP_THREADS) -> dict:
     """Play a landmark recording on the avatar, render each frame and write an MP4.
 
     The recording's landmarks are solved again (not its stored rotations), so a better solver
@@ -144,6 +150,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     `refine` (off/enhance/toon; default: the scene's [refine] style) refines each frame before encoding.
     `pipeline`: dress frame N+1 in a helper thread while frame N is drawn (render/pipeline.py);
     False runs the stages one after another. `realtime_ratio` > 1: faster than the motion plays.
+    `lp_threads`: llvmpipe's threads (None: one per core; a user's LP_NUM_THREADS wins over both).
     """
     from .pose.recording import read_motion
     from .record.video import VideoWriter
@@ -160,7 +167,10 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
         raise WardrobeError(f"{motion_path} holds no frames: record one with `avatar-wardrobe track VIDEO`.")
     model = _avatar(scene, avatar)
     r = scene.render
-    base = create_base(window, (r.width, r.height), msaa=0 if r.pbr else r.msaa)  # simplepbr multisamples its own buffer
+    if "LP_NUM_THREADS" in os.environ:
+        lp_threads = None
+    base = create_base(window, (r.width, r.height), msaa=0 if r.pbr else r.msaa,  # simplepbr multisamples its own
+                       lp_threads=lp_threads if pipeline else None)               # buffer
     studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
     wardrobe = Wardrobe(base, model, scene=scene)
     grabber = FrameGrabber(base)
@@ -199,7 +209,8 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     del studio
     fps = motion.fps or r.fps
     return {"out": str(out), "frames": video.frames, "fps": motion.fps, "size": list(size),
-            "pipeline": "threaded" if pipeline else "serial", "loop_s": round(loop_s, 3),
+            "pipeline": "threaded" if pipeline else "serial", "lp_threads": os.environ.get("LP_NUM_THREADS") or
+            (lp_threads if pipeline else None), "loop_s": round(loop_s, 3),
             "render_fps": round(video.frames / loop_s, 2) if loop_s else None,
             "realtime_ratio": round(video.frames / loop_s / fps, 3) if loop_s and fps else None,
             "stages": timer.summary(), "table": timer.table()}
@@ -207,13 +218,14 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
 
 def demo(out: str | Path = "out/demo.mp4", frames: int | None = None, window: bool | None = None,
          scene_path: str | None = None, progress: bool = True, refine: str | None = None,
-         pipeline: bool = True) -> dict:
+         pipeline: bool = True, lp_threads: int | None = RENDER_LP_THREADS) -> dict:
     """The main job: the bundled motion on the default avatar, rendered to a video."""
     scene = load_scene(scene_path)
     motion = model_path(scene.motion.path)
     if not motion.is_file():
         raise WardrobeError(f"the bundled motion {motion} is missing: run `make motion` to record it again.")
-    return render_motion(motion, out, frames, window, scene, progress=progress, refine=refine, pipeline=pipeline)
+    return render_motion(motion, out, frames, window, scene, progress=progress, refine=refine, pipeline=pipeline,
+                         lp_threads=lp_threads)
 
 
 def report(result: dict) -> str:

@@ -76,8 +76,9 @@ class RefineSettings:
 class ClothSceneSettings:
     enabled: bool = True         # simulate garments with PyBullet; False: garments are skinned only
     fit_map: bool = False        # colour garments by strain (blue loose, green fits, red tight)
-    process: bool = True         # step each garment's PyBullet in a worker process (cloth/host.py): PyBullet
-                                 # holds the GIL while it steps, which stops the draw in this one
+    process: bool = False        # step each garment's PyBullet in a worker process (cloth/host.py): PyBullet
+                                 # holds the GIL while it steps; on two cores the workers' CPU costs more than
+                                 # the GIL saves (docs/bench/cloth_process.json), so it is off
 
 
 @dataclass

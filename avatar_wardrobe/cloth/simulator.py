@@ -135,6 +135,12 @@ PROXY_CLEARANCE_M = 0.003    # PyBullet's capsules end at least this below the c
                              # the bundled motion: 0 -> the energy reset stays, 0.006 -> a drift reset at frame 113,
                              # 0.003 -> none; 1 min soak resets 71 unthinned -> 52 / 49: fragile, trousers only)...
 MIN_PROXY_SHARE = 0.3        # ...but keep this share of their radius
+HEM_ANCHOR_MAX_DISTANCE_M = 0.0125  # loose nodes on an open edge (a hem, a cuff) with a max distance below this are
+                             # anchored like the ring: trousers_M's legs (1.2 cm at the hem) hung free from a ring at
+                             # the knee, and a deep knee bend folded the calf out of its leg (1-min soak: 15 drift resets
+                             # -> 0); shipped t-shirt hems (1.5-2 cm), jacket cuffs (2 cm) and skirts (10-21 cm) stay free...
+HEM_MIN_NODES = 8            # ...an open edge of at least this many nodes (a hem goes round a body part; decimation leaves
+                             # open slivers of 2-3 nodes inside the procedural shirt)
 EPS = 1e-12
 STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
@@ -282,6 +288,21 @@ def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.n
         remap[mine] = np.arange(len(mine))
         out.append((nodes[mine], remap[faces[label[faces[:, 0]] == k]]))
     return out
+
+
+def _open_edges(faces: np.ndarray, count: int) -> np.ndarray:
+    """(count,) int: for each node on an edge that only one face uses, the number of its open edge
+    (each hem, cuff or neckline is one connected loop); -1 elsewhere."""
+    from scipy.sparse.csgraph import connected_components
+
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    edges, uses = np.unique(e, axis=0, return_counts=True)
+    edges = edges[uses == 1]
+    _, label = connected_components(csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count)),
+                                    directed=False)
+    on = np.zeros(count, bool)
+    on[edges.ravel()] = True
+    return np.where(on, label, -1)
 
 
 def _reach_points(proxies: BodyProxies, index: np.ndarray) -> np.ndarray:
@@ -738,6 +759,11 @@ class GarmentSim:
         return self._embedding.reconstruct(state.sim_positions)
 
     # -- faults (also reachable for drills: push a node through the world) ---------------------------------
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of this garment's physics worker (None when PyBullet runs in this process)."""
+        return self._host.process.pid if self._host is not None else None
+
     def push_node(self, node: int, force) -> None:
         """Apply a force (N) to one simulated sim node for the next frame (wind, pokes, fault drills)."""
         world = self._running()
@@ -789,7 +815,8 @@ class GarmentSim:
     def _loose_part(self, reduce: bool):
         """(sim nodes given to PyBullet, their faces in its numbering, the anchored ring): the nodes
         whose max distance exceeds TIGHT_MAX_DISTANCE_M and the tight nodes that share an edge with
-        them. Without `reduce` (or with nothing tight) the whole sim mesh and no ring."""
+        them; the ring also holds the loose hems that may barely leave the skin. Without `reduce` (or
+        with nothing tight) the whole sim mesh and no ring."""
         count = len(self.sim.positions)
         loose = self.node_max_distance > TIGHT_MAX_DISTANCE_M
         if not reduce or loose.all() or not loose.any():
@@ -802,6 +829,15 @@ class GarmentSim:
             grow[b[keep[a]]] = True
             keep = grow
         ring = keep & ~loose
+        # Hems that may barely leave the skin are held too (a tube hung from one ring let its limb fold out):
+        # open edges of HEM_MIN_NODES or more whose every node is loose, with a max distance below
+        # HEM_ANCHOR_MAX_DISTANCE_M.
+        edge = _open_edges(self.sim.faces, count)
+        on = edge >= 0
+        short = loose & (self.node_max_distance < HEM_ANCHOR_MAX_DISTANCE_M)
+        fails = np.bincount(edge[on], ~short[on], minlength=count)
+        held = (fails == 0) & (np.bincount(edge[on], minlength=count) >= HEM_MIN_NODES)
+        ring[on] |= held[edge[on]]
         faces = self.sim.faces[keep[self.sim.faces].all(axis=1)]
         nodes = np.unique(faces)  # every loose or ring node lies on such a face
         remap = np.full(count, -1)

@@ -48,13 +48,15 @@ def measure(mode: str, opts: LiveOptions) -> dict:
 
 def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_vertices: int = DEFAULT_CLOTH_VERTICES,
         lp_threads: int | None = None, torch_threads: int | None = None, serial: bool = True,
-        pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False, cloth_lag: bool = True) -> dict:
+        pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False, cloth_lag: bool = True,
+        cloth_process: bool = False) -> dict:
     """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict.
     unpipelined: also the two-process loop with the scene's stages one after another (no helper thread)."""
     if not os.path.isfile(video):
         raise WardrobeError(f"no video at {video}: pass --video with a clip (e.g. ../shared/testdata/video/pose_1.mp4).")
     opts = LiveOptions(source=video, seconds=seconds, refine=refine, cloth_vertices=cloth_vertices,
-                       outfit=BENCH_OUTFIT, msaa=BENCH_MSAA, pbr=pbr, just_in_time=just_in_time, cloth_lag=cloth_lag)
+                       outfit=BENCH_OUTFIT, msaa=BENCH_MSAA, pbr=pbr, just_in_time=just_in_time, cloth_lag=cloth_lag,
+                       cloth_process=cloth_process)
     if lp_threads is not None:
         opts = dataclasses.replace(opts, lp_threads=lp_threads)
     if torch_threads is not None:
@@ -63,7 +65,8 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
     runs = {"two_process": measure("two-process", opts)}
     if unpipelined:
         runs["two_process_unpipelined"] = measure("two-process-unpipelined", dataclasses.replace(opts, pipelined=False))
-    serial_opts = dataclasses.replace(opts, lp_threads=max(opts.lp_threads, 2))  # the serial loop has both cores
+    # The serial loop: one process (its cloth too), both cores for llvmpipe.
+    serial_opts = dataclasses.replace(opts, lp_threads=max(opts.lp_threads, 2), cloth_process=False)
     if serial:
         runs["serial"] = measure("serial", serial_opts)
     # Every frame in turn, none skipped: what each stage costs per frame of 30 fps motion, apart
@@ -74,6 +77,7 @@ def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_v
            "lp_threads": {"two_process": opts.lp_threads, "serial": serial_opts.lp_threads},
            "torch_threads": opts.torch_threads, "msaa": BENCH_MSAA, "shading": "pbr" if pbr else "lite",
            "just_in_time_worker": just_in_time, "pipelined_scene": opts.pipelined, "cloth_lag": cloth_lag,
+           "cloth_process": cloth_process,
            "cpus": os.cpu_count(),
            "load_avg_before": [round(x, 2) for x in load_before],
            "load_avg_after": [round(x, 2) for x in os.getloadavg()], **runs}

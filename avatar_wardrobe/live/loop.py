@@ -51,6 +51,8 @@ class LiveOptions:
     cloth_lag: bool = True                  # show each frame's cloth at once from the last simulated frame
                                             # and simulate after (Wardrobe.cloth_lag): the physics leaves the
                                             # latency path but runs beside the draw (docs/bench/live_pipeline_5.json)
+    cloth_process: bool = False             # each garment's PyBullet in a worker process (cloth/host.py); on two
+                                            # cores the workers' CPU cost more latency than the GIL they free
 
 
 @dataclass
@@ -75,6 +77,8 @@ class LiveResult:
     worker_rss_mb_samples: list = field(default_factory=list)  # the pose worker, once a second
     worker_exited: bool | None = None
     worker_pid: int | None = None
+    cloth_pids: list = field(default_factory=list)   # the garments' physics workers (cloth/host.py)
+    cloth_rss_mb_samples: list = field(default_factory=list)  # ...all of them together, once a second
     cloth_vertices: int = 0
     torn_retries: int = 0
     source_fps: float = 0.0       # the camera's or clip's rate: no loop shows more frames than come in
@@ -125,24 +129,15 @@ class SceneLoop:
         self.source_size = size
         model = _avatar(scene, None)
         r = scene.render
-        # llvmpipe reads LP_NUM_THREADS once, when the first ShowBase opens the GL screen (a later
-        # SceneLoop in the same process keeps that count); the variable is restored afterwards.
-        previous = os.environ.get("LP_NUM_THREADS")
-        os.environ["LP_NUM_THREADS"] = str(opts.lp_threads)
-        try:
-            self.base = create_base(opts.window or None, (r.width, r.height), msaa=0 if r.pbr else r.msaa)
-        finally:
-            if previous is None:
-                os.environ.pop("LP_NUM_THREADS", None)
-            else:
-                os.environ["LP_NUM_THREADS"] = previous
+        # A later SceneLoop in the same process keeps the first one's llvmpipe thread count.
+        self.base = create_base(opts.window or None, (r.width, r.height), msaa=0 if r.pbr else r.msaa,
+                                lp_threads=opts.lp_threads)
         self.studio = Studio(self.base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera,
                              kind=scene.set.kind)
-        cloth = None
-        if opts.cloth_vertices is not None:
-            from ..cloth.simulator import ClothSettings
+        from ..cloth.simulator import ClothSettings
 
-            cloth = ClothSettings(sim_vertices=int(opts.cloth_vertices))
+        cloth = ClothSettings(sim_vertices=None if opts.cloth_vertices is None else int(opts.cloth_vertices),
+                              process=opts.cloth_process)
         self.wardrobe = Wardrobe(self.base, model, scene=scene, cloth_settings=cloth)
         self.wardrobe.cloth_lag = opts.cloth_lag
         self.cloth_vertices = self.wardrobe.cloth_nodes
@@ -220,6 +215,8 @@ def _sample_rss(result: LiveResult, last: float) -> float:
         result.rss_mb_samples.append(round(rss_mb(os.getpid()), 1))
         if result.worker_pid is not None:
             result.worker_rss_mb_samples.append(round(rss_mb(result.worker_pid), 1))
+        if result.cloth_pids:
+            result.cloth_rss_mb_samples.append(round(sum(rss_mb(pid) for pid in result.cloth_pids), 1))
         return now
     return last
 
@@ -249,7 +246,9 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         worker.start()
         result.worker_pid = worker.pid
         slot = worker.slot
+        cloth_pids = result.cloth_pids = scene.wardrobe.cloth_pids  # each garment's physics worker (cloth/host.py)
         cpu0, wcpu0 = process_stats()[0], cpu_seconds(worker.pid)
+        ccpu0 = sum(cpu_seconds(pid) for pid in cloth_pids)
         start = time.monotonic()
         state = {"seq": 0, "taken": None, "busy": 0.0, "rss_at": 0.0}
         captured: dict[int, int] = {}   # frame index -> capture time (ns), until it is shown
@@ -304,6 +303,9 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
                         "worker": round(cpu_seconds(worker.pid) - wcpu0, 3)}
         result.peak_rss_mb = {"scene": round(peak_rss_mb(os.getpid()), 1),
                               "worker": round(peak_rss_mb(worker.pid), 1)}
+        if cloth_pids:
+            result.cpu_s["cloth"] = round(sum(cpu_seconds(pid) for pid in cloth_pids) - ccpu0, 3)
+            result.peak_rss_mb["cloth"] = round(sum(peak_rss_mb(pid) for pid in cloth_pids), 1)
         result.torn_retries = slot.torn_retries
     finally:
         stats = worker.stop()
@@ -418,7 +420,8 @@ def summary(result: LiveResult) -> dict:
         "cpu_share": {k: round(v / result.elapsed_s, 2) for k, v in result.cpu_s.items()} if result.elapsed_s else {},
         "peak_rss_mb": result.peak_rss_mb, "peak_rss_mb_total": round(sum(result.peak_rss_mb.values()), 1),
         "rss_growth_pct": {"scene": _growth_pct(result.rss_mb_samples),
-                           **({"worker": _growth_pct(result.worker_rss_mb_samples)} if result.worker_rss_mb_samples else {})},
+                           **({"worker": _growth_pct(result.worker_rss_mb_samples)} if result.worker_rss_mb_samples else {}),
+                           **({"cloth": _growth_pct(result.cloth_rss_mb_samples)} if result.cloth_rss_mb_samples else {})},
         "cloth_vertices": result.cloth_vertices, "landmarks_found": result.landmarks_found,
     }
 

@@ -27,13 +27,29 @@ def want_window(window: bool | None) -> bool:
 
 
 def create_base(window: bool | None = None, size: tuple[int, int] = DEFAULT_SIZE, title: str = "avatar_wardrobe",
-                msaa: int = DEFAULT_MSAA):
+                msaa: int = DEFAULT_MSAA, lp_threads: int | None = None):
     """Create the ShowBase (once per process): offscreen unless a window is wanted and possible.
-    msaa: the window framebuffer's samples (0: none); ignored when the ShowBase exists already."""
+    msaa: the window framebuffer's samples (0: none); ignored when the ShowBase exists already.
+    lp_threads: llvmpipe's render threads (LP_NUM_THREADS, which Mesa reads once, when the first
+    GL screen opens; the variable is restored afterwards); None: Mesa's default (one per core)."""
     import builtins
 
     if getattr(builtins, "base", None) is not None:
         return builtins.base
+    if lp_threads is None:
+        return _create_base(window, size, title, msaa)
+    previous = os.environ.get("LP_NUM_THREADS")
+    os.environ["LP_NUM_THREADS"] = str(int(lp_threads))
+    try:
+        return _create_base(window, size, title, msaa)
+    finally:
+        if previous is None:
+            os.environ.pop("LP_NUM_THREADS", None)
+        else:
+            os.environ["LP_NUM_THREADS"] = previous
+
+
+def _create_base(window, size, title, msaa):
     windowed = want_window(window)
     prc = COMMON_PRC + f"win-size {size[0]} {size[1]}\nwindow-title {title}\n"
     prc += f"framebuffer-multisample true\nmulti-sample {int(msaa)}\n" if msaa > 0 else "framebuffer-multisample false\n"

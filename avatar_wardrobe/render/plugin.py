@@ -288,6 +288,11 @@ class Wardrobe:
         return sum(len(w.sim.sim.positions) for w in self._worn.values() if w.sim is not None)
 
     @property
+    def cloth_pids(self) -> list[int]:
+        """Process ids of the worn garments' cloth workers (cloth/host.py; none with [cloth] process off)."""
+        return [w.sim.worker_pid for w in self._worn.values() if w.sim is not None and w.sim.worker_pid]
+
+    @property
     def tracking(self) -> bool | None:
         """None before any frame, then whether the last frame had a person in it."""
         return self._tracking
