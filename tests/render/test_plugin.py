@@ -59,3 +59,49 @@ def test_cloth_settings_set_the_sim_mesh_budget_and_timings_split_cloth_from_upl
         assert "cloth" not in wardrobe.timings_ms and "garments" in wardrobe.timings_ms
     finally:
         wardrobe.remove()
+
+
+def _dress_frames(panda_base, scene, lag: bool, frames: int):
+    """Garment positions over `frames` updates of an arm-raising stream, and the cloth workers' pids."""
+    wardrobe = Wardrobe(panda_base, scene=scene)
+    wardrobe.cloth_lag = lag
+    out = []
+    try:
+        for i in range(frames):
+            marks = make_landmarks(**ARM_OUT) if i >= 2 else make_landmarks()
+            dressed = wardrobe.prepare(timed(marks, i))  # what update() does, keeping the shapes shown
+            wardrobe.apply(dressed)
+            wardrobe.advance_cloth()
+            out.append([np.array(positions) for _, positions, _, _ in dressed.shapes])
+        pids = wardrobe.cloth_pids  # the workers start with the garments' first frame
+    finally:
+        wardrobe.remove()
+    return out, pids
+
+
+def test_cloth_in_worker_processes_dresses_the_same_frames(panda_base):
+    """[cloth] process: each garment's PyBullet in its own worker; the frames are the ones stepped here,
+    in lag mode too (advance() only sends the physics; the next frame collects it), and remove()
+    ends the workers."""
+    import dataclasses
+    import os
+
+    from avatar_wardrobe.settings import load_scene
+
+    base_scene = load_scene()
+    for lag in (False, True):
+        here, none = _dress_frames(panda_base, dataclasses.replace(
+            base_scene, cloth=dataclasses.replace(base_scene.cloth, process=False)), lag, 6)
+        there, pids = _dress_frames(panda_base, dataclasses.replace(
+            base_scene, cloth=dataclasses.replace(base_scene.cloth, process=True)), lag, 6)
+        assert none == [] and len(pids) == len(base_scene.outfit) >= 2
+        for a, b in zip(here, there):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
+        assert not np.array_equal(here[1][0], here[-1][0])  # the garments moved
+        for pid in pids:  # the workers ended with remove()
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
