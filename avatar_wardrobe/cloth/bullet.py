@@ -260,6 +260,10 @@ class ClothWorld:
         out, self._requested = self._requested, None
         return out
 
+    def nodes_ready(self) -> bool:
+        """Whether collect_nodes() would answer at once (here it always does)."""
+        return True
+
     def move_cloth(self, cloth: int, rotation: np.ndarray, translation: np.ndarray) -> None:
         """Apply a rigid motion x -> R x + t to every node (used when the body teleports)."""
         body = self.cloths[cloth].body

@@ -24,15 +24,18 @@ from ..errors import WardrobeError
 
 # The worker is a fresh interpreter (not multiprocessing's spawn, which runs the parent's main
 # script again in the child: a game's script without a __main__ guard would start a second game).
-WORKER_MAIN = "from avatar_wardrobe.cloth.host import serve; serve({fd})"
+WORKER_MAIN = "from avatar_wardrobe.cloth.host import serve; serve({fd}, {nice})"
 REPLY_TIMEOUT_S = 60.0   # a settle (30 steps) takes well under a second; this only catches a hung worker
 JOIN_TIMEOUT_S = 5.0
 # Calls answered by the worker; the others are sent without waiting for their end.
 ANSWERED = frozenset({"open", "add_cloth", "nodes", "nodes_of", "anchor", "sync"})
 
 
-def serve(fd: int) -> None:
-    """The worker's entry point: serve the parent on the socket `fd` until it closes."""
+def serve(fd: int, nice: int = 0) -> None:
+    """The worker's entry point: serve the parent on the socket `fd` until it closes, `nice` steps
+    below the parent's CPU priority."""
+    if nice:
+        os.nice(nice)
     _serve(Connection(fd))
 
 
@@ -81,12 +84,13 @@ def _serve(conn) -> None:
 class PhysicsHost:
     """One worker process holding any number of ClothWorlds; `close()` (or `with`) ends it."""
 
-    def __init__(self):
+    def __init__(self, nice: int = 0):
+        """nice: the worker's CPU priority below this process's (Unix nice steps; 0: the same)."""
         ours, theirs = socket.socketpair()
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         try:
-            self.process = subprocess.Popen([sys.executable, "-c", WORKER_MAIN.format(fd=theirs.fileno())],
+            self.process = subprocess.Popen([sys.executable, "-c", WORKER_MAIN.format(fd=theirs.fileno(), nice=int(nice))],
                                             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         except OSError as exc:
             ours.close()
@@ -139,6 +143,16 @@ class PhysicsHost:
         if status == "err":
             raise WardrobeError(value)
         return value
+
+    def ready(self) -> bool:
+        """Whether the oldest owed answer has arrived (or the worker is gone: receive() then says so)."""
+        with self._lock:
+            if self._conn is None or not self._owed:
+                return True
+            try:
+                return self._conn.poll(0)
+            except (EOFError, OSError):
+                return True
 
     def _stopped(self) -> WardrobeError:
         try:
@@ -234,6 +248,10 @@ class RemoteWorld:
     def collect_nodes(self) -> np.ndarray:
         """The answer to request_nodes()."""
         return self.host.receive()
+
+    def nodes_ready(self) -> bool:
+        """Whether collect_nodes() would answer at once (the worker is done with what was sent)."""
+        return self.host.ready()
 
     def move_cloth(self, cloth: int, rotation, translation) -> None:
         self._send("move_cloth", cloth, rotation, translation)

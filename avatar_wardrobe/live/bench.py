@@ -49,7 +49,7 @@ def measure(mode: str, opts: LiveOptions) -> dict:
 def run(video: str, seconds: float = BENCH_SECONDS, refine: str = "off", cloth_vertices: int = DEFAULT_CLOTH_VERTICES,
         lp_threads: int | None = None, torch_threads: int | None = None, serial: bool = True,
         pbr: bool = False, just_in_time: bool = True, unpipelined: bool = False, cloth_lag: bool = True,
-        cloth_process: bool = False) -> dict:
+        cloth_process: bool = True) -> dict:
     """Both loops on `video` (paced at its fps, looped) for `seconds` each; table + JSON-ready dict.
     unpipelined: also the two-process loop with the scene's stages one after another (no helper thread)."""
     if not os.path.isfile(video):

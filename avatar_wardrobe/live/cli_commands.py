@@ -4,8 +4,8 @@ from __future__ import annotations
 from ..errors import WardrobeError
 
 REFINE_CHOICES = ("off", "enhance", "toon")  # as refine.runner.CHOICES (not imported: no torch here)
-CLOTH_PROCESS_HELP = ("step each garment's PyBullet in a worker process (outside the scene's GIL; "
-                      "for machines with more than two cores)")
+CLOTH_PROCESS_HELP = ("step the garments' PyBullet in the scene process (default: a worker process per "
+                      "garment, below the scene's CPU priority)")
 CLOTH_LAG_HELP = ("simulate the cloth before showing each frame (default: show it at once from the last "
                   "simulated frame and simulate after, off the latency path)")
 
@@ -19,7 +19,7 @@ def _live(args):
     opts = LiveOptions(source=source, seconds=args.seconds, scene_path=args.scene, window=args.window,
                        refine=args.refine, cloth_vertices=args.cloth_vertices, out=args.out, pbr=args.pbr,
                        pipelined=not args.no_pipeline, cloth_lag=not args.no_cloth_lag,
-                       cloth_process=args.cloth_process)
+                       cloth_process=not args.no_cloth_process)
     if args.lp_threads is not None:
         opts.lp_threads = args.lp_threads
     import os
@@ -41,7 +41,7 @@ def _bench_live(args):
     return run(args.video, seconds=args.seconds, refine=args.refine, cloth_vertices=args.cloth_vertices,
                lp_threads=args.lp_threads, torch_threads=args.torch_threads, serial=not args.no_serial,
                pbr=args.pbr, just_in_time=not args.no_just_in_time, unpipelined=args.unpipelined,
-               cloth_lag=not args.no_cloth_lag, cloth_process=args.cloth_process)
+               cloth_lag=not args.no_cloth_lag, cloth_process=not args.no_cloth_process)
 
 
 def register(subparsers, bench_subparsers) -> None:
@@ -61,7 +61,7 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--no-pipeline", action="store_true",
                    help="dress and draw one after another (default: dress the next frame while drawing this one)")
     p.add_argument("--no-cloth-lag", action="store_true", help=CLOTH_LAG_HELP)
-    p.add_argument("--cloth-process", action="store_true", help=CLOTH_PROCESS_HELP)
+    p.add_argument("--no-cloth-process", action="store_true", help=CLOTH_PROCESS_HELP)
     p.set_defaults(handler=_live)
 
     b = bench_subparsers.add_parser("live", help="two-process live loop vs a serial loop on a paced video")
@@ -79,5 +79,5 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--unpipelined", action="store_true",
                    help="also run the two-process loop without the scene's helper thread (render/pipeline.py)")
     b.add_argument("--no-cloth-lag", action="store_true", help=CLOTH_LAG_HELP)
-    b.add_argument("--cloth-process", action="store_true", help=CLOTH_PROCESS_HELP)
+    b.add_argument("--no-cloth-process", action="store_true", help=CLOTH_PROCESS_HELP)
     b.set_defaults(handler=_bench_live)

@@ -11,6 +11,8 @@ import numpy as np
 from ..records import Landmarks
 from ..settings import SceneSettings, load_scene
 
+CLOTH_WORKER_NICE = 10       # the cloth workers' nice steps below the scene (with cloth_lag; 0 without it, where
+                             # the frame waits for them): on two cores they then yield to the draw and MediaPipe
 DEFAULT_LP_THREADS = 1        # llvmpipe threads in the scene process (it has one core; see live/bench.py)
 DEFAULT_TORCH_THREADS = 1     # torch intra-op threads for the refiner in the scene process
 DEFAULT_CLOTH_VERTICES = 1000
@@ -51,8 +53,10 @@ class LiveOptions:
     cloth_lag: bool = True                  # show each frame's cloth at once from the last simulated frame
                                             # and simulate after (Wardrobe.cloth_lag): the physics leaves the
                                             # latency path but runs beside the draw (docs/bench/live_pipeline_5.json)
-    cloth_process: bool = False             # each garment's PyBullet in a worker process (cloth/host.py); on two
-                                            # cores the workers' CPU cost more latency than the GIL they free
+    cloth_process: bool = True              # each garment's PyBullet in a worker process (cloth/host.py) below
+                                            # the scene's CPU priority (CLOTH_WORKER_NICE), with cloth_lag: the
+                                            # physics takes what the draw and the pose worker leave, and a late
+                                            # frame of it is skipped, not waited for (docs/bench/live_pipeline_6.json)
 
 
 @dataclass
@@ -79,6 +83,7 @@ class LiveResult:
     worker_pid: int | None = None
     cloth_pids: list = field(default_factory=list)   # the garments' physics workers (cloth/host.py)
     cloth_rss_mb_samples: list = field(default_factory=list)  # ...all of them together, once a second
+    cloth_late_frames: int = 0    # frames their physics fell behind and skipped (it is never waited for)
     cloth_vertices: int = 0
     torn_retries: int = 0
     source_fps: float = 0.0       # the camera's or clip's rate: no loop shows more frames than come in
@@ -137,7 +142,8 @@ class SceneLoop:
         from ..cloth.simulator import ClothSettings
 
         cloth = ClothSettings(sim_vertices=None if opts.cloth_vertices is None else int(opts.cloth_vertices),
-                              process=opts.cloth_process)
+                              process=opts.cloth_process,
+                              process_nice=CLOTH_WORKER_NICE if opts.cloth_lag else 0)
         self.wardrobe = Wardrobe(self.base, model, scene=scene, cloth_settings=cloth)
         self.wardrobe.cloth_lag = opts.cloth_lag
         self.cloth_vertices = self.wardrobe.cloth_nodes
@@ -306,6 +312,7 @@ def run_live(opts: LiveOptions, on_frame=None) -> LiveResult:
         if cloth_pids:
             result.cpu_s["cloth"] = round(sum(cpu_seconds(pid) for pid in cloth_pids) - ccpu0, 3)
             result.peak_rss_mb["cloth"] = round(sum(peak_rss_mb(pid) for pid in cloth_pids), 1)
+            result.cloth_late_frames = scene.wardrobe.cloth_late_frames
         result.torn_retries = slot.torn_retries
     finally:
         stats = worker.stop()
@@ -423,6 +430,7 @@ def summary(result: LiveResult) -> dict:
                            **({"worker": _growth_pct(result.worker_rss_mb_samples)} if result.worker_rss_mb_samples else {}),
                            **({"cloth": _growth_pct(result.cloth_rss_mb_samples)} if result.cloth_rss_mb_samples else {})},
         "cloth_vertices": result.cloth_vertices, "landmarks_found": result.landmarks_found,
+        "cloth_late_frames": result.cloth_late_frames,
     }
 
 

@@ -293,6 +293,11 @@ class Wardrobe:
         return [w.sim.worker_pid for w in self._worn.values() if w.sim is not None and w.sim.worker_pid]
 
     @property
+    def cloth_late_frames(self) -> int:
+        """Frames the cloth workers' physics fell behind and skipped (cloth_lag with [cloth] process)."""
+        return sum(w.sim.late_frames for w in self._worn.values() if w.sim is not None)
+
+    @property
     def tracking(self) -> bool | None:
         """None before any frame, then whether the last frame had a person in it."""
         return self._tracking

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import signal
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +25,8 @@ def _run(shirt, avatar, proxies, motion, process: bool, mode: str = "step"):
             if mode == "step":
                 states.append(sim.step(pose))
             else:
+                if mode == "lag_sent" and sim.world is not None:
+                    _wait_ready(sim)  # a worker that keeps up (a late one is skipped: see the test below)
                 states.append(sim.follow(pose))
                 sim.advance(wait=mode == "lag")
         if process:
@@ -120,3 +123,43 @@ def test_a_script_without_a_main_guard_can_run_the_worker(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("ran once") == 1
+
+
+def _wait_ready(sim, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not sim.world.nodes_ready():
+        assert time.monotonic() < deadline, "the worker did not answer"
+        time.sleep(0.005)
+
+
+def test_a_late_worker_does_not_hold_the_frame_and_catches_up(shirt, avatar, proxies, motion):
+    """follow() + advance(wait=False) with the worker stopped (SIGSTOP: a real stall, as when the
+    machine is busy): frames keep coming from the last simulated cloth, nothing waits, and once the
+    worker runs again one longer step catches up with the newest pose."""
+    with GarmentSim(shirt, avatar, settings=ClothSettings(process=True), proxies=proxies) as sim:
+        sim.reset(motion[0])
+        sim.follow(motion[1])
+        sim.advance(wait=False)
+        _wait_ready(sim)
+        before = sim.follow(motion[2])    # collects frame 1
+        pid = sim._host.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            sim.advance(wait=False)       # frame 2, sent to a stalled worker
+            sent = sim.world.steps
+            for pose in motion[3:5]:
+                t0 = time.perf_counter()
+                state = sim.follow(pose)  # the last simulated cloth, carried onto the pose
+                sim.advance(wait=False)   # nothing sent: the worker is still on frame 2
+                assert time.perf_counter() - t0 < 2.0 and state.simulated
+            assert sim.late_frames == 2 and sim.world.steps == sent
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        _wait_ready(sim)
+        sim.follow(motion[5])             # collects frame 2
+        sim.advance(wait=False)           # one frame spanning the two it missed and this one
+        assert sim.world.steps - sent >= 3 * sim.substeps
+        _wait_ready(sim)
+        state = sim.follow(motion[6])
+        assert state.simulated and np.isfinite(state.positions).all()
+        assert not np.array_equal(state.sim_positions, before.sim_positions)

@@ -1,4 +1,6 @@
 """Wardrobe as a plugin: attached to an existing ShowBase, its task drives the avatar from landmarks."""
+import time
+
 import numpy as np
 
 from avatar_wardrobe.render.plugin import TASK_NAME, Wardrobe
@@ -69,6 +71,9 @@ def _dress_frames(panda_base, scene, lag: bool, frames: int):
     try:
         for i in range(frames):
             marks = make_landmarks(**ARM_OUT) if i >= 2 else make_landmarks()
+            for worn in wardrobe._worn.values():  # workers that keep up (a late one is skipped: tests/cloth/test_host.py)
+                while worn.sim.world is not None and not worn.sim.world.nodes_ready():
+                    time.sleep(0.002)
             dressed = wardrobe.prepare(timed(marks, i))  # what update() does, keeping the shapes shown
             wardrobe.apply(dressed)
             wardrobe.advance_cloth()
