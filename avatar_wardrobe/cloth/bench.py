@@ -16,11 +16,11 @@ from ..avatar.proxies import BodyProxies
 from ..errors import WardrobeError
 from ..records import Pose
 from ..settings import AvatarSettings, MotionSettings, model_path
-from ..transforms import matrix_to_quat, normalize, quat_to_matrix
 from . import procedural
 from .bullet import DEFORMABLE_TIME_STEP
 from .embedding import unique_edges
 from .fabrics import fabric as fabric_preset
+from .random_motion import random_motion
 from .simulator import ClothSettings, GarmentSim, SparseSkin
 
 DEFAULT_VERTICES = (500, 1000, 2000)
@@ -34,17 +34,6 @@ SOAK_SIZE = 1000
 TARGETS = {"speedup_vs_deformable": 10.0, "max_depth_cm": 1.0, "ms_per_frame_1k": 5.0, "inside_share": 0.005,
            "stretch_p99": 1.10, "explosions": 0}
 TARGET_SIZE = 1000            # the size the per-frame time target applies to
-# Random motion for the soak: keyframes from the motion, each limb turned a little more at random.
-SOAK_KEY_SECONDS = (0.4, 1.2)
-SOAK_TURN_DEG = 25.0
-SOAK_JUMP_EVERY_S = 20.0      # a re-detection jump (new pose at once, body moved up to SOAK_JUMP_M)
-SOAK_JUMP_M = 1.0
-# Between keyframes no joint moves faster than this on average (a fast kick; the eased curve peaks
-# at 1.5x): keyframes drawn far apart (e.g. a per-frame solve that put a shin the other way in depth)
-# get a longer blend instead of a whip.
-SOAK_MAX_JOINT_SPEED_M_S = 3.0
-SMOOTHSTEP_PEAK = 1.5
-SOAK_SEED = 7
 
 
 # -- the body surface, for "inside" -----------------------------------------------------------------
@@ -114,54 +103,6 @@ def motion_poses(avatar: AvatarModel, path: str | Path | None = None, seconds: f
         want = max(1, int(round(seconds * fps)))
         poses = [poses[i % len(poses)] for i in range(want)]
     return poses, fps
-
-
-def _slerp_quats(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
-    sign = np.where(np.einsum("ji,ji->j", q0, q1) < 0, -1.0, 1.0)[:, None]
-    return normalize((1 - t) * q0 + t * sign * q1)
-
-
-def random_motion(avatar: AvatarModel, base: list[Pose], frames: int, fps: float = 30.0, seed: int = SOAK_SEED):
-    """Endless-style random motion: keyframes drawn from `base` with every mapped joint turned up
-    to SOAK_TURN_DEG more, eased between; every SOAK_JUMP_EVERY_S a jump (new pose at once, the
-    body moved up to SOAK_JUMP_M). Yields Pose records."""
-    rng = np.random.default_rng(seed)
-    sk = avatar.skeleton
-    mapped = np.array(sorted({sk.index(n) for n in avatar.rig.all_joints()} - {sk.index(avatar.rig.hips)}))
-
-    def key() -> np.ndarray:
-        q = base[int(rng.integers(len(base)))].local_rotations.copy()
-        axis = normalize(rng.normal(size=(len(mapped), 3)))
-        angle = np.radians(rng.uniform(0, SOAK_TURN_DEG, len(mapped)))
-        turn = np.concatenate([np.cos(angle / 2)[:, None], axis * np.sin(angle / 2)[:, None]], axis=1)
-        m = quat_to_matrix(turn) @ quat_to_matrix(q[mapped])
-        q[mapped] = matrix_to_quat(m)
-        return q
-
-    def span_for(q0: np.ndarray, q1: np.ndarray) -> int:
-        """Frames to ease from q0 to q1: the drawn time, or longer if a joint would move too fast."""
-        far = np.linalg.norm(sk.positions(q1, offset) - sk.positions(q0, offset), axis=1).max()
-        least = SMOOTHSTEP_PEAK * far / SOAK_MAX_JOINT_SPEED_M_S
-        return max(1, int(np.ceil(max(rng.uniform(*SOAK_KEY_SECONDS), least) * fps)))
-
-    offset = np.zeros(3)
-    a, b = key(), key()
-    span = span_for(a, b)
-    k = 0
-    jump_every = int(SOAK_JUMP_EVERY_S * fps)
-    for i in range(frames):
-        if i and i % jump_every == 0:
-            step = rng.uniform(-1, 1, 3) * [1, 0, 1]
-            offset = offset + normalize(step) * rng.uniform(0.3, SOAK_JUMP_M)
-            a, b, k = key(), key(), 0
-            span = span_for(a, b)
-        if k >= span:
-            a, b, k = b, key(), 0
-            span = span_for(a, b)
-        t = k / span
-        t = t * t * (3 - 2 * t)
-        k += 1
-        yield Pose(i, i / fps, _slerp_quats(a, b, t), offset.copy())
 
 
 # -- one garment at one size ------------------------------------------------------------------------------

@@ -135,12 +135,12 @@ PROXY_CLEARANCE_M = 0.003    # PyBullet's capsules end at least this below the c
                              # the bundled motion: 0 -> the energy reset stays, 0.006 -> a drift reset at frame 113,
                              # 0.003 -> none; 1 min soak resets 71 unthinned -> 52 / 49: fragile, trousers only)...
 MIN_PROXY_SHARE = 0.3        # ...but keep this share of their radius
-HEM_ANCHOR_MAX_DISTANCE_M = 0.0125  # loose nodes on an open edge (a hem, a cuff) with a max distance below this are
-                             # anchored like the ring: trousers_M's legs (1.2 cm at the hem) hung free from a ring at
-                             # the knee, and a deep knee bend folded the calf out of its leg (1-min soak: 15 drift resets
-                             # -> 0); shipped t-shirt hems (1.5-2 cm), jacket cuffs (2 cm) and skirts (10-21 cm) stay free...
-HEM_MIN_NODES = 8            # ...an open edge of at least this many nodes (a hem goes round a body part; decimation leaves
-                             # open slivers of 2-3 nodes inside the procedural shirt)
+HEM_ANCHOR_MAX_DISTANCE_M = 0.0125  # loose nodes on an open edge (hem, cuff) with a max distance below this are
+                             # anchored like the ring: trousers_M's legs (1.2 cm at the hem) hung from a ring at
+                             # the knee, and deep knee bends folded the calf out of its leg (1 min soak: 15 drift
+                             # resets -> 0); t-shirt hems (1.5-2 cm), jacket cuffs (2 cm), skirts (10-21 cm) are free...
+HEM_MIN_NODES = 8            # ...if the open edge has at least this many nodes (a hem goes round a body part;
+                             # decimation leaves open slivers of 2-3 nodes inside the procedural shirt)
 EPS = 1e-12
 STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
@@ -298,8 +298,8 @@ def _open_edges(faces: np.ndarray, count: int) -> np.ndarray:
     e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     edges, uses = np.unique(e, axis=0, return_counts=True)
     edges = edges[uses == 1]
-    _, label = connected_components(csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count)),
-                                    directed=False)
+    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    _, label = connected_components(graph, directed=False)
     on = np.zeros(count, bool)
     on[edges.ravel()] = True
     return np.where(on, label, -1)

@@ -490,12 +490,25 @@ class Solver:
             if delta is not None:
                 target = delta @ rest_world[j]
                 local[j] = target if parent is None else parent.T @ target
-                limit = self._limits.get(j) if limits else None
-                if limit is not None:
-                    r0 = rest_local[j]
-                    local[j] = r0 @ clamp_rotation(r0.T @ local[j], self._limit_axes[j], limit)
+                if limits:
+                    local[j] = self._limited(j, local[j])
             world[j] = local[j] if parent is None else parent @ local[j]
         return local
+
+    def within_limits(self, local: np.ndarray) -> np.ndarray:
+        """Local rotation matrices (J, 3, 3) with every limited joint held inside its joint limits, as
+        to_local holds a solved pose (the cloth soak's random motion keeps to them too)."""
+        out = np.array(local, dtype=np.float64)
+        for j in self._limits:
+            out[j] = self._limited(j, out[j])
+        return out
+
+    def _limited(self, j: int, local: np.ndarray) -> np.ndarray:
+        limit = self._limits.get(j)
+        if limit is None:
+            return local
+        r0 = self._rest_local[j]
+        return r0 @ clamp_rotation(r0.T @ local, self._limit_axes[j], limit)
 
     def ground_offset(self, rotations: np.ndarray) -> np.ndarray:
         """Root offset along the rig's up that keeps the lowest foot joint at its rest height."""

@@ -31,12 +31,18 @@ def proxies(avatar):
 
 
 @pytest.fixture(scope="session")
-def motion(avatar):
-    """The first MOTION_FRAMES poses of the bundled motion, solved for the female avatar."""
+def full_motion(avatar):
+    """The bundled motion (four seconds), solved for the female avatar."""
     from avatar_wardrobe.cloth.bench import motion_poses
 
     poses, _ = motion_poses(avatar, MOTION)
-    return poses[:MOTION_FRAMES]
+    return poses
+
+
+@pytest.fixture(scope="session")
+def motion(full_motion):
+    """The first MOTION_FRAMES poses of the bundled motion, solved for the female avatar."""
+    return full_motion[:MOTION_FRAMES]
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from avatar_wardrobe.cli import main
-from avatar_wardrobe.cloth.bench import random_motion
 
 
 def test_bench_cloth_prints_table_and_json(capsys):
@@ -28,17 +25,6 @@ def test_bench_cloth_prints_table_and_json(capsys):
 def test_bench_rejects_bad_vertex_lists(capsys):
     assert main(["bench", "cloth", "--vertices", "lots"]) == 2
     assert "--vertices" in capsys.readouterr().err
-
-
-def test_random_motion_is_smooth_with_rare_jumps(avatar, motion):
-    poses = list(random_motion(avatar, motion, frames=700, fps=30.0, seed=1))
-    assert len(poses) == 700
-    sk = avatar.skeleton
-    pos = np.stack([sk.positions(p.local_rotations, p.root_offset) for p in poses])
-    step = np.linalg.norm(np.diff(pos, axis=0), axis=2).max(axis=1)
-    jumps = np.flatnonzero(step > 0.25)
-    assert 1 <= len(jumps) <= 2                       # one teleport every 20 s
-    assert np.median(step) < 0.05                     # otherwise it moves like a body
 
 
 def test_bench_runs_a_shipped_garment_on_its_own_sim_mesh(capsys):
