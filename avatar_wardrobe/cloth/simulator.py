@@ -146,6 +146,8 @@ STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this 
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
                              # passes left the skirt at 1.24, 100 at 1.109; these: 1.095, ~+0.5 ms on the skirt)
 WORLDS = ("classic", "deformable")
+MAX_LATE_FRAMES = 2          # a worker's physics that fell behind catches up over at most this many frames more in
+                             # one advance (the proxies then sweep those frames' motion in that frame's steps)
 
 
 @dataclass
@@ -181,6 +183,8 @@ class ClothSettings:
     process: bool | None = None          # run PyBullet in a worker process (cloth/host.py), outside this process's
                                          # GIL: a step then no longer stops the draw and the solver (None: no here;
                                          # the Wardrobe plugin takes its scene's [cloth] process)
+    process_nice: int = 0                # the worker's CPU priority below this process's (nice steps): with the
+                                         # physics a frame behind (follow/advance) it can yield to the frame's draw
     stretch_limit: float | None = STRETCH_LIMIT  # the sim nodes shown are clamped to their max distance and their
                                          # edges limited to this times rest (None: PyBullet's nodes as they are;
                                          # size advice reads the raw drape)
@@ -522,6 +526,8 @@ class GarmentSim:
         self.failure = ""                # why the physics could not start (the garment is then skinned)
         self._pending = None             # the pose follow() showed and advance() has not simulated yet
         self._advancing = None           # advance(wait=False)'s physics, sent and not yet collected
+        self._late = 0                   # frames the worker's physics is behind (advance skipped them)
+        self.late_frames = 0             # ...over the whole run
         self._started = None             # start()'s frame, for finish()
         self._drift = 0.0                # the anchor drift of the last simulated frame
         # follow() carries the offsets of the simulated nodes with their own skin influences
@@ -605,9 +611,11 @@ class GarmentSim:
         simulates beside the game thread): the last simulated frame's offsets from the skin are
         turned with each node's skinning onto `pose`, then clamped, stretch-limited and pushed out
         of the body as in step(). Call advance() after, off the frame's critical path, to simulate
-        to this pose. The first call settles the cloth (reset) at once."""
+        to this pose. The first call settles the cloth (reset) at once. Physics a worker process
+        has not finished yet (advance(wait=False)) is not waited for: the frame shows the last
+        simulated one carried onto `pose`, and the physics catches up later (see advance)."""
         t0 = time.perf_counter()
-        self._finish_advance()
+        self._finish_advance(wait=not self.settings.process)
         waited = (time.perf_counter() - t0) * 1e3
         if not self.settings.enabled or self.failure:
             return self.skinned(pose)
@@ -629,15 +637,24 @@ class GarmentSim:
         """Simulate to the pose of the last follow() (nothing when none is waiting); returns the
         stage times (ms). A fault resets the cloth; the next follow() shows it skinned.
         wait=False only sends the physics: with `settings.process` the worker runs it while this
-        thread goes on, and the next call to this sim collects it (follow() reports the time it
-        waited for it as "physics_wait")."""
+        thread goes on, and a later call to this sim collects it (follow() reports the time it
+        waited for it as "physics_wait"). While the worker is still on an earlier frame nothing is
+        sent: the physics falls behind instead of holding the frame, and its next frame spans the
+        frames it missed (up to MAX_LATE_FRAMES)."""
         pose, self._pending = self._pending, None
+        if self._advancing is not None and not wait and not self.world.nodes_ready():
+            self._pending = pose  # the newest pose waits for the next advance()
+            self.late_frames += 1
+            self._late = min(self._late + 1, MAX_LATE_FRAMES)
+            return {}
         self._finish_advance()
         if pose is None or self._prev is None or not self.settings.enabled or self.failure:
             return {}
         t0 = time.perf_counter()
+        span = (1 + self._late) * self.substeps * self.time_step if self._late else None
+        self._late = 0
         try:
-            sent = self._send(pose, None)
+            sent = self._send(pose, span)
         except WardrobeError as exc:
             self._lost(exc, pose)
             return {}
@@ -647,9 +664,10 @@ class GarmentSim:
             timings.update(self._finish_advance())
         return timings
 
-    def _finish_advance(self) -> dict[str, float]:
-        """Collect the physics advance(wait=False) sent (nothing when none is out)."""
-        if self._advancing is None:
+    def _finish_advance(self, wait: bool = True) -> dict[str, float]:
+        """Collect the physics advance(wait=False) sent (nothing when none is out, or, with wait
+        False, when it has not arrived yet)."""
+        if self._advancing is None or (not wait and not self.world.nodes_ready()):
             return {}
         (t0, pose, sent), self._advancing = self._advancing, None
         try:
@@ -899,7 +917,7 @@ class GarmentSim:
         gravity = (0.0, -9.81 * f.gravity_scale, 0.0)
         if self.settings.process:
             if self._host is None or not self._host.alive():
-                self._host = PhysicsHost()
+                self._host = PhysicsHost(self.settings.process_nice)
             self.world = w = self._host.world(self.time_step, self.settings.sdf_voxel_m, gravity, deformable)
         else:
             self.world = w = ClothWorld(self.time_step, self.settings.sdf_voxel_m, gravity=gravity,
