@@ -86,6 +86,20 @@ are the bench's outside-folds measures; ms under nice on the shared machine, rou
   on the chest front pushed 7-11 cm off its anchor by an arm proxy pressed into the chest; the
   passes above run on the shown nodes and the render mesh, so PyBullet's run (and those resets)
   is the same with or without them.
+
+trousers_M under random motion (1 min of the soak's, seed 7: 49 resets, 34 stretch + 15 drift;
+its legs' loose part, max distance 0.1-1.2 cm, hangs from the ring at the knee):
+- drift: in deep knee bends (knee 120-150 degrees at a 70-90 degree hip, the bundled motion's high
+  knee) the calf slid out of its trouser leg over ~15 frames. Hems anchored (HEM_ANCHOR_MAX_DISTANCE_M,
+  30 nodes): drift 15 -> 0, stretch 34 -> 44; on the bundled motion looped (real poses) 5 -> 2.
+  Every loose node under 6 mm anchored (212 nodes) instead: 14 on the looped motion. Hems 2 rows: 3.
+- stretch: the random turns put one leg through the other (leg capsules overlapping in 12% of
+  frames by over 2 cm, down to -11 cm; the bundled motion's solved poses: -0.5 cm), and the calf's
+  cloth was caught between them. The solver's joint limits alone: 49 -> 46. The soak's motion now
+  keeps legs clear of other limbs (cloth/random_motion.py): with free hems 17 (15 drift), with held
+  hems 5, all stretch, where the legs touch (gap -0.3 to +1.3 cm) or at the folded knee (the 2 min
+  bench soak: 95 -> 7, all stretch). Probed outside the package: each trouser leg's cloth not
+  colliding with the other leg's proxies (setCollisionFilterPair): 5 -> 4.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
