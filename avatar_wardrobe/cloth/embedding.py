@@ -16,11 +16,12 @@ CELL_SEARCH_STEPS = 24       # bisection steps for the clustering cell size
 PIN_THRESHOLD = 0.5          # a node with pin >= this is anchored
 
 
-def unique_edges(faces: np.ndarray) -> np.ndarray:
-    """(E, 2) undirected edges of a triangle list, lower index first."""
+def unique_edges(faces: np.ndarray, counts: bool = False):
+    """(E, 2) undirected edges of a triangle list, lower index first; with `counts`, also (E,) how
+    many faces use each (1: an open edge, on a hem or a cut)."""
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e.sort(axis=1)
-    return np.unique(e, axis=0)
+    return np.unique(e, axis=0, return_counts=counts)
 
 
 def _cluster(positions: np.ndarray, cell: float) -> tuple[np.ndarray, int]:

@@ -224,6 +224,22 @@ class ClothState:
 
 
 @dataclass
+class _InFlight:
+    """One frame's physics, sent to the world and not yet read back (start/finish, advance)."""
+
+    pose: object
+    skin: np.ndarray
+    prox: ProxyPose             # the body proxies at the frame's end...
+    frames: "_Frames"           # ...and the anchor frames
+    prev_nodes: np.ndarray      # the nodes it started from, and their skinned places (fault checks)
+    prev_skinned: np.ndarray
+    span_s: float               # simulated time
+    started: float              # perf_counter when the frame was taken on...
+    sent: float                 # ...and when its last call was sent
+    timings_ms: dict
+
+
+@dataclass
 class _Frames:
     """Anchor frame poses; orientations None: point frames (each holds one node at its origin, so
     its turn does not matter and none is computed or sent)."""
@@ -292,13 +308,18 @@ def _nlerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
     return normalize((1 - t) * q0 + t * sign * q1)
 
 
-def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split a mesh (faces over `nodes`' numbering) into edge-connected pieces: [(nodes, faces)]."""
+def _components(edges: np.ndarray, count: int) -> tuple[int, np.ndarray]:
+    """Connected pieces of the graph of `edges` over `count` nodes: (how many, (count,) piece label)."""
     from scipy.sparse.csgraph import connected_components
 
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    n, label = connected_components(csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(len(nodes),) * 2),
-                                    directed=False)
+    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    n, label = connected_components(graph, directed=False)
+    return int(n), label
+
+
+def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split a mesh (faces over `nodes`' numbering) into edge-connected pieces: [(nodes, faces)]."""
+    n, label = _components(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]]), len(nodes))
     out = []
     for k in range(n):
         mine = np.flatnonzero(label == k)
@@ -311,13 +332,9 @@ def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.n
 def _open_edges(faces: np.ndarray, count: int) -> np.ndarray:
     """(count,) int: for each node on an edge that only one face uses, the number of its open edge
     (each hem, cuff or neckline is one connected loop); -1 elsewhere."""
-    from scipy.sparse.csgraph import connected_components
-
-    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    edges, uses = np.unique(e, axis=0, return_counts=True)
+    edges, uses = unique_edges(faces, counts=True)
     edges = edges[uses == 1]
-    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    _, label = connected_components(graph, directed=False)
+    _, label = _components(edges, count)
     on = np.zeros(count, bool)
     on[edges.ravel()] = True
     return np.where(on, label, -1)
@@ -539,10 +556,10 @@ class GarmentSim:
         self._prev: tuple | None = None  # (skin, ProxyPose, _Frames, nodes, skinned nodes)
         self.failure = ""                # why the physics could not start (the garment is then skinned)
         self._pending = None             # the pose follow() showed and advance() has not simulated yet
-        self._advancing = None           # advance(wait=False)'s physics, sent and not yet collected
+        self._advancing: _InFlight | None = None  # advance(wait=False)'s physics, sent and not yet collected
         self._late = 0                   # frames the worker's physics is behind (advance skipped them)
         self.late_frames = 0             # ...over the whole run
-        self._started = None             # start()'s frame, for finish()
+        self._started: ClothState | _InFlight | None = None  # start()'s frame, for finish()
         self._drift = 0.0                # the anchor drift of the last simulated frame
         # follow() carries the offsets of the simulated nodes with their own skin influences
         self._carried_joints = np.ascontiguousarray(self._node_skin.joints[self.bullet_nodes])
@@ -592,9 +609,8 @@ class GarmentSim:
         elif self._prev is None:
             self._started = self.reset(pose)
         else:
-            t0 = time.perf_counter()
             try:
-                self._started = (t0, pose, self._send(pose, dt))
+                self._started = self._send(pose, dt)
             except WardrobeError as exc:
                 self._started = self._lost(exc, pose)
 
@@ -605,11 +621,11 @@ class GarmentSim:
             raise WardrobeError("GarmentSim.finish() without start(): call start(pose) first.")
         if isinstance(started, ClothState):
             return started
-        t0, pose, sent = started
+        t0 = started.started
         try:
-            skin, nodes, skinned_nodes, fault, timings = self._receive(sent)
+            skin, nodes, skinned_nodes, fault, timings = self._receive(started)
         except WardrobeError as exc:
-            return self._lost(exc, pose)
+            return self._lost(exc, started.pose)
         t3 = time.perf_counter()
         if fault:
             state = self._skinned_state(skin, skinned_nodes)
@@ -664,16 +680,14 @@ class GarmentSim:
         self._finish_advance()
         if pose is None or self._prev is None or not self.settings.enabled or self.failure:
             return {}
-        t0 = time.perf_counter()
         span = (1 + self._late) * self.substeps * self.time_step if self._late else None
         self._late = 0
         try:
-            sent = self._send(pose, span)
+            self._advancing = self._send(pose, span)
         except WardrobeError as exc:
             self._lost(exc, pose)
             return {}
-        self._advancing = (t0, pose, sent)
-        timings = dict(sent[-1])
+        timings = dict(self._advancing.timings_ms)
         if wait:
             timings.update(self._finish_advance())
         return timings
@@ -683,20 +697,20 @@ class GarmentSim:
         False, when it has not arrived yet)."""
         if self._advancing is None or (not wait and not self.world.nodes_ready()):
             return {}
-        (t0, pose, sent), self._advancing = self._advancing, None
+        flight, self._advancing = self._advancing, None
         try:
-            _, nodes, _, fault, timings = self._receive(sent)
+            _, nodes, _, fault, timings = self._receive(flight)
         except WardrobeError as exc:
-            self._lost(exc, pose)
+            self._lost(exc, flight.pose)
             return {}
         if not fault:
             self._drift = self._anchor_drift(nodes)
-        timings["total"] = (time.perf_counter() - t0) * 1e3
+        timings["total"] = (time.perf_counter() - flight.started) * 1e3
         return timings
 
     def _discard(self) -> None:
         """Drop physics sent and not yet collected (a reset rebuilds the cloth anyway)."""
-        if self._advancing is not None or isinstance(self._started, tuple):
+        if self._advancing is not None or isinstance(self._started, _InFlight):
             self._advancing = self._started = None
             try:
                 self.world.collect_nodes()
@@ -726,9 +740,9 @@ class GarmentSim:
         out[b] = turned
         return out
 
-    def _send(self, pose, dt: float | None):
+    def _send(self, pose, dt: float | None) -> _InFlight:
         """The physics of one frame to `pose`, sent: the proxies and anchor frames swept over the
-        frame's substeps, then the nodes asked for. Returns what _receive needs."""
+        frame's substeps, then the nodes asked for."""
         t0 = time.perf_counter()
         self.frame += 1
         skin = self._skin(pose)
@@ -750,26 +764,26 @@ class GarmentSim:
         self._run(prev_prox, cur_prox, prev_frames, cur_frames, n, step_dt)
         self.world.request_nodes(self.cloths)
         t2 = time.perf_counter()
-        return (skin, cur_prox, cur_frames, prev_nodes, prev_skinned, n * step_dt, t2,
-                {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3})
+        return _InFlight(pose, skin, cur_prox, cur_frames, prev_nodes, prev_skinned, n * step_dt, t0, t2,
+                         {"prepare": (t1 - t0) * 1e3, "physics": (t2 - t1) * 1e3})
 
-    def _receive(self, sent):
+    def _receive(self, flight: _InFlight):
         """The frame _send sent, simulated: (skin, PyBullet's nodes, skinned nodes, fault ("" if
         none), stage ms). A fault resets the cloth (skinned, fading back in over ramp_frames)."""
-        skin, cur_prox, cur_frames, prev_nodes, prev_skinned, span, t2, timings = sent
+        skin = flight.skin
         skinned_nodes = self._node_skin.positions(skin)
         nodes = self._read_nodes(skinned_nodes, self.world.collect_nodes())
         t3 = time.perf_counter()
-        fault = self._fault(nodes, skinned_nodes, prev_nodes, prev_skinned, span)
+        fault = self._fault(nodes, skinned_nodes, flight.prev_nodes, flight.prev_skinned, flight.span_s)
         if fault:
             self.resets += 1
             self.faults[fault] = self.faults.get(fault, 0) + 1
             self._rebuild(skin, 0, self.settings.max_jump_substeps)
             self._ramp = 0.0
         else:
-            self._prev = (skin, cur_prox, cur_frames, nodes, skinned_nodes)
+            self._prev = (skin, flight.prox, flight.frames, nodes, skinned_nodes)
             self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
-        return skin, nodes, skinned_nodes, fault, {**timings, "readback": (t3 - t2) * 1e3}
+        return skin, nodes, skinned_nodes, fault, {**flight.timings_ms, "readback": (t3 - flight.sent) * 1e3}
 
     def close(self) -> None:
         if self.world is not None:
