@@ -167,10 +167,10 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
         raise WardrobeError(f"{motion_path} holds no frames: record one with `avatar-wardrobe track VIDEO`.")
     model = _avatar(scene, avatar)
     r = scene.render
-    if "LP_NUM_THREADS" in os.environ:
-        lp_threads = None
+    users_lp = os.environ.get("LP_NUM_THREADS")  # a user's own setting wins
+    lp_threads = users_lp if users_lp is not None else lp_threads if pipeline else None
     base = create_base(window, (r.width, r.height), msaa=0 if r.pbr else r.msaa,  # simplepbr multisamples its own
-                       lp_threads=lp_threads if pipeline else None)               # buffer
+                       lp_threads=None if users_lp is not None else lp_threads)   # buffer
     studio = Studio(base, model.height_m, pbr=r.pbr, msaa=r.msaa, camera=scene.camera, kind=scene.set.kind)
     wardrobe = Wardrobe(base, model, scene=scene)
     grabber = FrameGrabber(base)
@@ -209,8 +209,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     del studio
     fps = motion.fps or r.fps
     return {"out": str(out), "frames": video.frames, "fps": motion.fps, "size": list(size),
-            "pipeline": "threaded" if pipeline else "serial", "lp_threads": os.environ.get("LP_NUM_THREADS") or
-            (lp_threads if pipeline else None), "loop_s": round(loop_s, 3),
+            "pipeline": "threaded" if pipeline else "serial", "lp_threads": lp_threads, "loop_s": round(loop_s, 3),
             "render_fps": round(video.frames / loop_s, 2) if loop_s else None,
             "realtime_ratio": round(video.frames / loop_s / fps, 3) if loop_s and fps else None,
             "stages": timer.summary(), "table": timer.table()}
