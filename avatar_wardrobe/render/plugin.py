@@ -402,7 +402,6 @@ class Wardrobe:
         or skinned, plus the (wall, CPU) seconds spent simulating. No Panda calls."""
         matrices = None
         shapes = []
-        cloth_s = cloth_cpu_s = 0.0
         worn_now = list(self._worn.values())
         t0, c0 = time.perf_counter(), time.thread_time()
         if not self.cloth_lag:  # every garment's physics is sent before any is waited for: their workers step together
