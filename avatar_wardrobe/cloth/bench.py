@@ -16,7 +16,7 @@ from ..avatar.proxies import BodyProxies
 from ..errors import WardrobeError
 from ..records import Pose
 from ..settings import AvatarSettings, MotionSettings, model_path
-from . import procedural
+from . import procedural, reference
 from .bullet import DEFORMABLE_TIME_STEP
 from .embedding import unique_edges
 from .fabrics import fabric as fabric_preset
@@ -190,6 +190,7 @@ def run(vertices=DEFAULT_VERTICES, seconds: float | None = None, motion: str | N
     poses, fps = motion_poses(model, motion, seconds)
     proxies = BodyProxies.for_avatar(model)
     body = BodySurface(model)
+    tube = reference.measure()  # the machine's speed now (DESIGN.md's prototype measure)
     results = []
     for name in garments:
         garment = _garment(name, model)
@@ -209,10 +210,11 @@ def run(vertices=DEFAULT_VERTICES, seconds: float | None = None, motion: str | N
                     "inside_share_max", "inside_depth_max_cm", "stretch_p99_max", "resets", "frames")}
                 row["speedup_steps_per_second"] = _r(row["steps_per_second"] / max(b["steps_per_second"], 1e-9), 1)
                 row["speedup_per_frame"] = _r(b["ms_per_frame_median"] / max(row["ms_per_frame_median"], 1e-9), 1)
+            row["ms_per_frame_vs_reference_tube"] = _r(row["ms_per_frame_median"] / tube["ms_per_frame_median"], 2)
             results.append(row)
     out = {"benchmark": "cloth", "avatar": model.path.name, "motion": str(model_path(motion or MotionSettings().path)),
            "frames": len(poses), "fps": fps, "machine": _machine(),
-           "settings": _settings_summary(),
+           "settings": _settings_summary(), "reference_tube": tube,
            "results": results}
     if soak_minutes:
         out["soak"] = soak(model, poses, fps, soak_minutes, garments, proxies, body, progress)
@@ -304,6 +306,12 @@ def _table(out: dict) -> str:
                 "in%max: share of render vertices inside the body (worst frame); in%fold: the same outside skin folds; "
                 "depth/dep-f: cm; str99: sim edge stretch p99 (worst frame); rstr99: render mesh; drift: anchor cm; "
                 "x: steps/s over the deformable world's")
+    tube = out.get("reference_tube")
+    if tube:
+        rows.append(f"reference: DESIGN.md's bare {tube['nodes']}-node tube, this run: {tube['ms_per_frame_median']} ms/frame "
+                    f"(DESIGN.md: {tube['design_md_ms']} ms); each row's ms/frame over it: "
+                    + ", ".join(f"{r['garment']} {r['sim_vertices']} {r['ms_per_frame_vs_reference_tube']}x"
+                                for r in out["results"]))
     for name, (value, ok) in out["targets"].items():
         rows.append(f"  target {name:<32} {value!s:>10}  {'ok' if ok else 'MISSED'}")
     if "soak" in out:

@@ -20,6 +20,9 @@ def test_bench_cloth_prints_table_and_json(capsys):
         assert row[key] is not None, key
     assert row["deformable"]["steps_per_second"] > 0 and row["speedup_steps_per_second"] > 1
     assert data["machine"]["cpus"] >= 1
+    tube = data["reference_tube"]  # the machine's speed, measured in the same run
+    assert tube["nodes"] == 1000 and tube["ms_per_frame_median"] > 0 and tube["design_md_ms"] == 3.6
+    assert row["ms_per_frame_vs_reference_tube"] > 0 and "reference:" in "\n".join(out)
 
 
 def test_bench_rejects_bad_vertex_lists(capsys):
