@@ -156,7 +156,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
     from .record.video import VideoWriter
     from .render.capture import FrameGrabber
     from .render.engine import create_base
-    from .render.pipeline import FramePipeline
+    from .render.pipeline import FramePipeline, freeze_startup_heap
     from .render.plugin import Wardrobe
     from .render.studio import Studio
 
@@ -202,6 +202,7 @@ def render_motion(motion_path: str | Path, out: str | Path, frames: int | None =
                 keep_frames.append(shown.image)
             bar.update()
 
+        freeze_startup_heap()
         t0 = time.perf_counter()
         frames_pipe.run(lambda: next(todo, None), emit)
         loop_s = time.perf_counter() - t0

@@ -160,7 +160,10 @@ class SceneLoop:
         the run's own pipeline, they go through its threads, so that each thread's first-use memory
         (its malloc arena, torch's buffers in the finish thread) is taken before the run, not during it."""
         todo = iter([Landmarks(index=i, time_s=0.0, image_size=self.source_size) for i in range(frames)])
+        from ..render.pipeline import freeze_startup_heap
+
         (pipe or self.pipeline(threaded=False)).run(lambda: next(todo, None), lambda shown: None)
+        freeze_startup_heap()  # the live job owns its process
 
     def step(self, marks: Landmarks, result: LiveResult, write: bool = True) -> np.ndarray:
         """Pose, dress, render (with read-back), refine and write one frame, one stage after another;

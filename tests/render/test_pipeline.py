@@ -159,3 +159,17 @@ def test_a_finish_stage_refines_in_its_own_thread_with_the_same_frames(panda_bas
         assert np.array_equal(a, b)
     for emitted, out in zip(threaded, made):  # ...and what was emitted is what it made of each
         assert np.array_equal(emitted, out)
+
+
+def test_freeze_startup_heap_takes_the_live_objects_out_of_the_collectors_walk():
+    import gc
+
+    from avatar_wardrobe.render.pipeline import freeze_startup_heap
+
+    tracked = len(gc.get_objects())
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() >= tracked // 2  # the heap alive now (less what the first collect freed)
+        assert len(gc.get_objects()) < tracked // 2   # ...is no longer in any generation the collector walks
+    finally:
+        gc.unfreeze()
