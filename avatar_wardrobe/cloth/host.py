@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def _serve(conn) -> None:
     from .bullet import ClothWorld
 
     worlds: dict[int, ClothWorld] = {}
-    failed = ""  # the first error of a call nobody waited for, told at the next answered call
+    failed: dict[int, str] = {}  # per world: the first error of a call nobody waited for, told at its next answered call
     while True:
         try:
             op, wid, args, kwargs = conn.recv()
@@ -69,12 +70,12 @@ def _serve(conn) -> None:
         except Exception as exc:  # a PyBullet or programming error: told to the caller, the worker goes on
             error = f"the cloth physics process failed in {op}: {type(exc).__name__}: {exc}"
         if op not in ANSWERED:
-            failed = failed or error
+            failed[wid] = failed.get(wid) or error
             continue
-        if failed and not error:
-            error, failed = failed, ""
+        if failed.get(wid) and not error:
+            error, failed[wid] = failed[wid], ""
         try:
-            conn.send(("err", error) if error else ("ok", result))
+            conn.send((wid, "err", error) if error else (wid, "ok", result))
         except (BrokenPipeError, OSError):
             break
     for world in worlds.values():
@@ -100,7 +101,9 @@ class PhysicsHost:
         self._conn = Connection(ours.detach())
         self._lock = threading.Lock()
         self._next_world = 0
-        self._owed = 0  # answers sent for and not yet received
+        self._owed: dict[int, int] = {}    # per world: answers sent for and not yet received
+        self._arrived: dict[int, deque] = {}  # per world: answers read off the pipe, not yet taken
+        self._forgotten: set[int] = set()     # closed worlds: answers still owed to them are dropped
 
     def world(self, time_step: float, sdf_voxel: float, gravity, deformable: bool = False) -> "RemoteWorld":
         """A new ClothWorld in the worker (same arguments as bullet.ClothWorld)."""
@@ -111,11 +114,12 @@ class PhysicsHost:
     def call(self, op: str, wid: int, args: tuple = (), kwargs: dict | None = None):
         """Send one call; wait for its answer when it has one (ANSWERED)."""
         self.send(op, wid, args, kwargs)
-        return self.receive() if op in ANSWERED else None
+        return self.receive(wid) if op in ANSWERED else None
 
     def send(self, op: str, wid: int, args: tuple = (), kwargs: dict | None = None) -> None:
-        """Send one call without waiting; an ANSWERED call's answer is then taken with receive()
-        (answers come in the order their calls were sent)."""
+        """Send one call without waiting; an ANSWERED call's answer is then taken with receive(wid)
+        (each world's answers come in the order its calls were sent; worlds share the worker, which
+        runs calls in the order they arrive)."""
         with self._lock:
             if self._conn is None:
                 raise WardrobeError("the cloth physics process was closed: make a new GarmentSim.")
@@ -123,36 +127,56 @@ class PhysicsHost:
                 self._conn.send((op, wid, args, kwargs or {}))
             except (BrokenPipeError, ConnectionResetError, OSError):
                 raise self._stopped() from None
-            self._owed += op in ANSWERED
+            if op in ANSWERED:
+                self._owed[wid] = self._owed.get(wid, 0) + 1
 
-    def receive(self):
-        """The answer of the oldest ANSWERED call sent (raises its error as a WardrobeError)."""
+    def receive(self, wid: int):
+        """The answer of world `wid`'s oldest ANSWERED call sent (raises its error as a WardrobeError).
+        Other worlds' answers read meanwhile wait for their own receive()."""
         with self._lock:
             if self._conn is None:
                 raise WardrobeError("the cloth physics process was closed: make a new GarmentSim.")
-            if not self._owed:
+            if not self._owed.get(wid):
                 raise WardrobeError("PhysicsHost.receive() with no answer owed: send an answered call first.")
             try:
-                if not self._conn.poll(REPLY_TIMEOUT_S):
-                    raise WardrobeError(f"the cloth physics process did not answer within {REPLY_TIMEOUT_S:.0f} s: "
-                                        "it hung; the garment falls back to skinning.")
-                status, value = self._conn.recv()
+                while not self._arrived.get(wid):
+                    if not self._conn.poll(REPLY_TIMEOUT_S):
+                        raise WardrobeError(f"the cloth physics process did not answer within {REPLY_TIMEOUT_S:.0f} "
+                                            "s: it hung; the garment falls back to skinning.")
+                    self._take()
             except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
                 raise self._stopped() from None
-            self._owed -= 1
+            status, value = self._arrived[wid].popleft()
+            self._owed[wid] -= 1
         if status == "err":
             raise WardrobeError(value)
         return value
 
-    def ready(self) -> bool:
-        """Whether the oldest owed answer has arrived (or the worker is gone: receive() then says so)."""
+    def _take(self) -> None:
+        """Read one answer off the pipe into its world's queue."""
+        wid, status, value = self._conn.recv()
+        if wid not in self._forgotten:
+            self._arrived.setdefault(wid, deque()).append((status, value))
+
+    def forget(self, wid: int) -> None:
+        """World `wid` is closed: drop what it was owed (the worker may still send it)."""
         with self._lock:
-            if self._conn is None or not self._owed:
+            self._owed.pop(wid, None)
+            self._arrived.pop(wid, None)
+            self._forgotten.add(wid)
+
+    def ready(self, wid: int) -> bool:
+        """Whether world `wid`'s oldest owed answer has arrived (or the worker is gone: receive() then
+        says so)."""
+        with self._lock:
+            if self._conn is None or not self._owed.get(wid):
                 return True
             try:
-                return self._conn.poll(0)
+                while not self._arrived.get(wid) and self._conn.poll(0):
+                    self._take()
             except (EOFError, OSError):
                 return True
+            return bool(self._arrived.get(wid))
 
     def _stopped(self) -> WardrobeError:
         try:
@@ -216,6 +240,7 @@ class RemoteWorld:
                 self._send("close")
             except WardrobeError:
                 pass
+            self.host.forget(self.wid)
 
     def add_proxies(self, proxies, friction: float = 0.5) -> None:
         self._send("add_proxies", proxies, friction)
@@ -247,11 +272,11 @@ class RemoteWorld:
 
     def collect_nodes(self) -> np.ndarray:
         """The answer to request_nodes()."""
-        return self.host.receive()
+        return self.host.receive(self.wid)
 
     def nodes_ready(self) -> bool:
         """Whether collect_nodes() would answer at once (the worker is done with what was sent)."""
-        return self.host.ready()
+        return self.host.ready(self.wid)
 
     def move_cloth(self, cloth: int, rotation, translation) -> None:
         self._send("move_cloth", cloth, rotation, translation)

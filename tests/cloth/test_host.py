@@ -163,3 +163,34 @@ def test_a_late_worker_does_not_hold_the_frame_and_catches_up(shirt, avatar, pro
         state = sim.follow(motion[6])
         assert state.simulated and np.isfinite(state.positions).all()
         assert not np.array_equal(state.sim_positions, before.sim_positions)
+
+
+def _grid(n: int, x0: float):
+    xs = np.linspace(0.0, 0.3, n)
+    gx, gz = np.meshgrid(xs, xs)
+    pos = np.stack([gx.ravel() + x0, np.full(n * n, 1.0), gz.ravel()], axis=1)
+    faces = [(i * n + j, i * n + j + 1, (i + 1) * n + j + 1) for i in range(n - 1) for j in range(n - 1)]
+    faces += [(i * n + j, (i + 1) * n + j + 1, (i + 1) * n + j) for i in range(n - 1) for j in range(n - 1)]
+    return pos, np.array(faces)
+
+
+def test_worlds_sharing_a_worker_each_get_their_own_answers():
+    """Several garments' worlds in one worker: answers are routed by world, whatever order they are
+    collected in, and a closed world's late answer reaches nobody."""
+    with PhysicsHost() as host:
+        worlds = [host.world(1 / 60, 0.02, (0.0, -9.81, 0.0)) for _ in range(3)]
+        sizes = (4, 5, 6)
+        cloths = [w.add_cloth(*_grid(n, float(k))) for k, (w, n) in enumerate(zip(worlds, sizes))]
+        for _ in range(2):
+            for w, c in zip(worlds, cloths):
+                w.step()
+                w.request_nodes([c])
+            worlds[2].close()                     # owed an answer, closed before collecting it
+            for k in (1, 0):                      # collected in the other order
+                while not worlds[k].nodes_ready():
+                    time.sleep(0.001)
+                nodes = worlds[k].collect_nodes()
+                assert nodes.shape == (sizes[k] ** 2, 3) and abs(nodes[:, 0].min() - k) < 0.01
+            worlds[2] = host.world(1 / 60, 0.02, (0.0, -9.81, 0.0))
+            cloths[2] = worlds[2].add_cloth(*_grid(sizes[2], 2.0))
+        assert worlds[0].nodes(cloths[0]).shape == (16, 3)  # an answered call after all that
