@@ -79,6 +79,7 @@ class ClothSceneSettings:
     process: bool = False        # step each garment's PyBullet in a worker process (cloth/host.py): PyBullet
                                  # holds the GIL while it steps; on two cores the workers' CPU costs more than
                                  # the GIL saves (docs/bench/cloth_process.json), so it is off
+    shared_process: bool = False  # with process: every garment's PyBullet in one worker (one interpreter for all)
 
 
 @dataclass

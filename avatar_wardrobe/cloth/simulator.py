@@ -456,7 +456,10 @@ class GarmentSim:
     """
 
     def __init__(self, garment: Garment, avatar, fabric: str | Fabric | None = None,
-                 settings: ClothSettings | None = None, proxies: BodyProxies | None = None):
+                 settings: ClothSettings | None = None, proxies: BodyProxies | None = None,
+                 host: PhysicsHost | None = None):
+        """host: with settings.process, a worker shared with other garments (the caller owns and closes
+        it; the garments' physics then run one after another in it); None: this garment starts its own."""
         garment.check_shapes()
         self.garment, self.avatar = garment, avatar
         self.settings = settings or ClothSettings()
@@ -561,7 +564,9 @@ class GarmentSim:
             j, w, len(sk), p, n), BACKSTOP_RANGE_M, s.backstop_slack_m) if s.push_out else None)
         self.pushed = 0                  # render vertices the last frame moved out of the body (push-out, backstop)
         self.world: ClothWorld | RemoteWorld | None = None
-        self._host: PhysicsHost | None = None   # the worker process the world lives in (settings.process)
+        self._host: PhysicsHost | None = None   # this garment's own worker process (settings.process)
+        self._shared_host = host                # ...or a worker shared with other garments
+        self._world_host: PhysicsHost | None = None  # the one the world lives in now
         self.cloths: list[int] = []      # the world's cloth per piece
         self.frame = 0
         self.resets = 0
@@ -806,6 +811,7 @@ class GarmentSim:
         if self._host is not None:
             self._host.close()
             self._host = None
+        self._world_host = None
         self._prev = None
 
     def __enter__(self) -> "GarmentSim":
@@ -822,7 +828,7 @@ class GarmentSim:
     @property
     def worker_pid(self) -> int | None:
         """The process id of this garment's physics worker (None when PyBullet runs in this process)."""
-        return self._host.process.pid if self._host is not None else None
+        return self._world_host.process.pid if self._world_host is not None else None
 
     def push_node(self, node: int, force) -> None:
         """Apply a force (N) to one simulated sim node for the next frame (wind, pokes, fault drills)."""
@@ -957,10 +963,15 @@ class GarmentSim:
         f = self.fabric
         deformable = self.settings.world == "deformable"
         gravity = (0.0, -9.81 * f.gravity_scale, 0.0)
+        self._world_host = None
         if self.settings.process:
-            if self._host is None or not self._host.alive():
-                self._host = PhysicsHost(self.settings.process_nice)
-            self.world = w = self._host.world(self.time_step, self.settings.sdf_voxel_m, gravity, deformable)
+            host = self._shared_host if self._shared_host is not None and self._shared_host.alive() else None
+            if host is None:  # no shared worker (or it died): this garment's own
+                if self._host is None or not self._host.alive():
+                    self._host = PhysicsHost(self.settings.process_nice)
+                host = self._host
+            self._world_host = host
+            self.world = w = host.world(self.time_step, self.settings.sdf_voxel_m, gravity, deformable)
         else:
             self.world = w = ClothWorld(self.time_step, self.settings.sdf_voxel_m, gravity=gravity,
                                         deformable=deformable)

@@ -75,6 +75,10 @@ class Wardrobe:
         # and the physics catches up in advance_cloth(), off the frame's critical path (FramePipeline
         # runs it while the next landmarks are awaited): ~1 frame of cloth lag for less latency.
         self.cloth_lag = False
+        # With [cloth] process: True runs every worn garment's physics in one worker process (one
+        # interpreter and PyBullet instead of one per garment); False gives each garment its own.
+        self.cloth_shared_process = self.scene.cloth.shared_process
+        self._cloth_host = None
         self._physics_ms: tuple[float, float] | None = None  # the last advance_cloth's (wall, CPU) ms
         self.cloth_resets = 0
         self._proxies = self._proxies_for = None
@@ -290,7 +294,7 @@ class Wardrobe:
     @property
     def cloth_pids(self) -> list[int]:
         """Process ids of the worn garments' cloth workers (cloth/host.py; none with [cloth] process off)."""
-        return [w.sim.worker_pid for w in self._worn.values() if w.sim is not None and w.sim.worker_pid]
+        return sorted({w.sim.worker_pid for w in self._worn.values() if w.sim is not None and w.sim.worker_pid})
 
     @property
     def cloth_late_frames(self) -> int:
@@ -346,7 +350,19 @@ class Wardrobe:
         settings = self.cloth_settings or ClothSettings()
         if settings.process is None:
             settings = replace(settings, process=self.scene.cloth.process)
-        return GarmentSim(garment, self.avatar, garment.meta.fabric, settings=settings, proxies=self._proxies)
+        return GarmentSim(garment, self.avatar, garment.meta.fabric, settings=settings, proxies=self._proxies,
+                          host=self._shared_cloth_host(settings) if settings.process else None)
+
+    def _shared_cloth_host(self, settings):
+        """The one cloth worker every worn garment's physics runs in ([cloth] process = "shared"), or
+        None (each garment starts its own worker)."""
+        if not self.cloth_shared_process:
+            return None
+        from ..cloth.host import PhysicsHost
+
+        if self._cloth_host is None or not self._cloth_host.alive():
+            self._cloth_host = PhysicsHost(settings.process_nice)
+        return self._cloth_host
 
     def set_cloth(self, on: bool, settings=None) -> None:
         """Simulate the garments' cloth (PyBullet) or just skin them to the body.
@@ -453,6 +469,9 @@ class Wardrobe:
         """Take out everything this plugin added to the game: task, garments, avatar, studio."""
         self.stop()
         self.undress()
+        if self._cloth_host is not None:
+            self._cloth_host.close()
+            self._cloth_host = None
         self.actor.remove()
         if self.studio is not None:
             self.studio.remove()

@@ -85,7 +85,8 @@ def _dress_frames(panda_base, scene, lag: bool, frames: int):
 
 
 def test_cloth_in_worker_processes_dresses_the_same_frames(panda_base):
-    """[cloth] process: each garment's PyBullet in its own worker; the frames are the ones stepped here,
+    """[cloth] process: each garment's PyBullet in its own worker (or, shared_process, all in one); the frames
+    are the ones stepped here,
     in lag mode too (advance() only sends the physics; the next frame collects it), and remove()
     ends the workers."""
     import dataclasses
@@ -94,12 +95,13 @@ def test_cloth_in_worker_processes_dresses_the_same_frames(panda_base):
     from avatar_wardrobe.settings import load_scene
 
     base_scene = load_scene()
-    for lag in (False, True):
+    for lag, shared in ((False, False), (True, False), (False, True), (True, True)):
         here, none = _dress_frames(panda_base, dataclasses.replace(
             base_scene, cloth=dataclasses.replace(base_scene.cloth, process=False)), lag, 6)
         there, pids = _dress_frames(panda_base, dataclasses.replace(
-            base_scene, cloth=dataclasses.replace(base_scene.cloth, process=True)), lag, 6)
-        assert none == [] and len(pids) == len(base_scene.outfit) >= 2
+            base_scene, cloth=dataclasses.replace(base_scene.cloth, process=True, shared_process=shared)), lag, 6)
+        # shared_process: every garment's world in one worker
+        assert none == [] and len(pids) == (1 if shared else len(base_scene.outfit)) and len(base_scene.outfit) >= 2
         for a, b in zip(here, there):
             for x, y in zip(a, b):
                 np.testing.assert_array_equal(x, y)
