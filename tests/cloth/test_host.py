@@ -194,3 +194,28 @@ def test_worlds_sharing_a_worker_each_get_their_own_answers():
             worlds[2] = host.world(1 / 60, 0.02, (0.0, -9.81, 0.0))
             cloths[2] = worlds[2].add_cloth(*_grid(sizes[2], 2.0))
         assert worlds[0].nodes(cloths[0]).shape == (16, 3)  # an answered call after all that
+
+
+def test_a_dead_shared_worker_leaves_every_garment_on_it_skinned_and_each_can_start_again(
+        shirt, skirt, avatar, proxies, motion):
+    """Garments sharing one worker (GarmentSim(host=...)); the worker is killed: both show their
+    skinned garment and say why; reset() gives each its own worker (the shared one is gone)."""
+    settings = ClothSettings(process=True)
+    with PhysicsHost() as shared:
+        sims = [GarmentSim(g, avatar, settings=settings, proxies=proxies, host=shared) for g in (shirt, skirt)]
+        try:
+            for sim in sims:
+                sim.reset(motion[0])
+            assert {sim.worker_pid for sim in sims} == {shared.process.pid} and sims[0]._host is None
+            os.kill(shared.process.pid, signal.SIGKILL)
+            shared.process.wait(5)
+            for sim in sims:
+                state = sim.step(motion[1])
+                assert not state.simulated and "stopped" in sim.failure
+            for sim in sims:
+                assert sim.reset(motion[1]).simulated and not sim.failure
+            pids = {sim.worker_pid for sim in sims}
+            assert len(pids) == 2 and shared.process.pid not in pids
+        finally:
+            for sim in sims:
+                sim.close()
