@@ -111,6 +111,11 @@ process stepping both variants frame by frame):
   resets. The trousers' and jacket's resets need a per-region answer, not this global one.
 - ANCHOR_GROUP_NODES 4: shirt CPU -10% (A/B in one process), but skirt depth 0.71 -> 1.81 cm and
   jacket_M drift 6.2 -> 10.9 cm.
+- where trousers_M's soak resets are (2 minutes, seed 7, 7 stretch resets): every one at the RIGHT
+  knee (edges of calf_r / thigh_r nodes), mostly one edge over 3x rest, between nodes with max
+  distances of 0.6-9 mm, twice on two frames running (the rebuilt cloth caught again): cloth pinched
+  in the fold between the calf and thigh capsules. That the left knee never faults is unexplained
+  (sim mesh or thinning asymmetry?): the next place to look.
 - adaptive substeps bounded by the proxy points the cloth can reach (not the proxies' far ends):
   the trousers' 3.56 steps/frame stayed 3.57 (their calves really sweep 15 cm a frame at p90 in
   the high-knee motion); the t-shirt's 2.28 -> 2.25.
