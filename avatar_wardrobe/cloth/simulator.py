@@ -114,8 +114,9 @@ process stepping both variants frame by frame):
 - where trousers_M's soak resets are (2 minutes, seed 7, 7 stretch resets): every one at the RIGHT
   knee (edges of calf_r / thigh_r nodes), mostly one edge over 3x rest, between nodes with max
   distances of 0.6-9 mm, twice on two frames running (the rebuilt cloth caught again): cloth pinched
-  in the fold between the calf and thigh capsules. That the left knee never faults is unexplained
-  (sim mesh or thinning asymmetry?): the next place to look.
+  in the fold between the calf and thigh capsules. Both legs' sim nodes, anchors and thinned
+  capsules are the same to a node; the bundled motion the soak draws from bends the right knee deep
+  (its high knee), so the right fold is where the soak goes. The next place to look.
 - adaptive substeps bounded by the proxy points the cloth can reach (not the proxies' far ends):
   the trousers' 3.56 steps/frame stayed 3.57 (their calves really sweep 15 cm a frame at p90 in
   the high-knee motion); the t-shirt's 2.28 -> 2.25.
