@@ -354,8 +354,8 @@ class Wardrobe:
                           host=self._shared_cloth_host(settings) if settings.process else None)
 
     def _shared_cloth_host(self, settings):
-        """The one cloth worker every worn garment's physics runs in ([cloth] process = "shared"), or
-        None (each garment starts its own worker)."""
+        """The one cloth worker every worn garment's physics runs in (`cloth_shared_process`, from the
+        scene's [cloth] shared_process), or None (each garment starts its own worker)."""
         if not self.cloth_shared_process:
             return None
         from ..cloth.host import PhysicsHost
