@@ -13,6 +13,12 @@ H264_QUALITY = 7  # imageio-ffmpeg quality scale 0-10
 # the same size (224 vs 220 kB for the 120 demo frames, same quality setting); "ultrafast" 2.3 ms
 # but a 4x larger file.
 H264_PRESET = "veryfast"
+# Frames go to ffmpeg as YUV 4:2:0 made by OpenCV (BT.601, video range: what ffmpeg's own bgr24
+# input path makes, through swscale's unvectorised C converter). On the demo's 640x480 frames the
+# ffmpeg process's CPU went 3.8-4.7 -> 2.9-3.8 ms a frame for +0.2 ms here, half the bytes go
+# through the pipe, and the decoded video is nearer the rendered frames (mean abs error 1.0
+# against 1.8 grey levels). Odd sizes (no 4:2:0 layout) still go as bgr24.
+YUV_INPUT = True
 FALLBACK_FOURCC = "mp4v"
 
 
@@ -28,11 +34,12 @@ class VideoWriter:
         except OSError as exc:
             raise WardrobeError(f"cannot create the folder for {self.path}: {exc}. Pick another --out.") from None
         self._gen = self._cv = None
+        self._yuv = YUV_INPUT and self.size[0] % 2 == 0 and self.size[1] % 2 == 0
         try:
             import imageio_ffmpeg
 
             self._gen = imageio_ffmpeg.write_frames(
-                str(self.path), self.size, fps=fps, codec="libx264", pix_fmt_in="bgr24",
+                str(self.path), self.size, fps=fps, codec="libx264", pix_fmt_in="yuv420p" if self._yuv else "bgr24",
                 pix_fmt_out="yuv420p", quality=H264_QUALITY, macro_block_size=2, ffmpeg_log_level="error",
                 output_params=["-preset", H264_PRESET])
             self._gen.send(None)
@@ -46,7 +53,11 @@ class VideoWriter:
     def write(self, image: np.ndarray) -> None:
         if image.shape[1::-1] != self.size:
             raise WardrobeError(f"frame size {image.shape[1::-1]} differs from the video's {self.size}.")
-        if self._gen is not None:
+        if self._gen is not None and self._yuv:
+            import cv2
+
+            self._gen.send(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
+        elif self._gen is not None:
             self._gen.send(np.ascontiguousarray(image))
         else:
             self._cv.write(image)
