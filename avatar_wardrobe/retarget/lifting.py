@@ -5,13 +5,17 @@ length but poor in depth. So, bone by bone down the body tree from the hips, a b
 part is taken from the 2D landmarks (weak perspective: pixels / scale), its length from the world
 landmarks, and its depth is whatever that length leaves, with the sign (toward or away from the
 camera) taken from the world landmarks. Output is a world landmark array in MediaPipe's axes, so
-the solver reads it like MediaPipe's own. Pure numpy, one frame at a time.
+the solver reads it like MediaPipe's own. One frame at a time; the per-bone loop works on floats
+(retarget.vec3).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from ..pose import landmarks as lm
+from . import vec3 as v3
 
 # (parent, child) landmark edges from the hips outward; "mid_hip" / "mid_shoulder" are virtual.
 TREE = (
@@ -76,16 +80,42 @@ TEMPORAL_MARGIN_DEG = 30.0
 TEMPORAL_OVER_ANATOMY = True
 
 
-def _named(points: np.ndarray) -> dict[str, np.ndarray]:
-    out = {n: points[lm.INDEX[n]] for n in lm.NAMES}
-    out["mid_hip"] = (out["left_hip"] + out["right_hip"]) / 2
-    out["mid_shoulder"] = (out["left_shoulder"] + out["right_shoulder"]) / 2
+# TREE edges whose lengths measure the scale (not the hand and foot ones, SCALE_SKIPS).
+SCALE_EDGES = tuple((p, c) for p, c in TREE if c.split("_", 1)[-1] not in SCALE_SKIPS)
+_LIFTED_INDEX = np.array([lm.INDEX[c] for _, c in TREE if c in lm.INDEX])  # result rows the tree sets
+_HEAD_INDEX = np.array([lm.INDEX[n] for n in HEAD])
+TINY = 1e-12  # the smallest length a direction is divided by
+
+
+def _named(points: np.ndarray) -> dict[str, tuple]:
+    """Landmarks (33, D) by name as lists of floats, with the virtual mid_hip and mid_shoulder."""
+    out = dict(zip(lm.NAMES, points.tolist()))
+    out["mid_hip"] = v3.mid(out["left_hip"], out["right_hip"])
+    out["mid_shoulder"] = v3.mid(out["left_shoulder"], out["right_shoulder"])
     return out
+
+
+def _unit(v) -> tuple:
+    return v3.div(v, max(v3.norm(v), TINY))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """np.percentile(values, q) with its default linear method, to the bit, without its overhead."""
+    s = sorted(values)
+    n = len(s)
+    virtual = (n - 1) * (q / 100)
+    if virtual >= n - 1:
+        return s[-1]
+    below = math.floor(virtual)
+    gamma = virtual - below
+    a, b = s[below], s[below + 1]
+    diff = b - a
+    return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
 def _fused_depth(z_prior: float, length: float, planar: float, prior_sd: float = PRIOR_SD_SHARE) -> float:
     """Depth magnitude from the length constraint fused with the prior's (sign: the prior's)."""
-    z_len = np.sqrt(max(0.0, length * length - planar * planar))
+    z_len = math.sqrt(max(0.0, length * length - planar * planar))
     sd_len = LENGTH_SD_SHARE * length * length / max(z_len, MIN_DEPTH_SHARE * length)
     sd_prior = prior_sd * length
     sign = 1.0 if z_prior >= 0 else -1.0
@@ -93,20 +123,19 @@ def _fused_depth(z_prior: float, length: float, planar: float, prior_sd: float =
     return abs((sign * z_len * w_len + z_prior * w_prior) / (w_len + w_prior))
 
 
-def _implausible(child: str, bone: np.ndarray, out: dict[str, np.ndarray], forward: np.ndarray) -> bool:
+def _implausible(child: str, bone, out: dict[str, tuple], forward) -> bool:
     """True when this bone direction (camera axes) breaks the anatomy rules above."""
-    d = bone / max(np.linalg.norm(bone), 1e-12)
     if child.endswith("_knee"):
-        return float(d @ forward) < THIGH_BACK_LIMIT
+        return v3.dot(_unit(bone), forward) < THIGH_BACK_LIMIT
     if child.endswith("_elbow"):
-        return float(d @ forward) < ARM_BACK_LIMIT
+        return v3.dot(_unit(bone), forward) < ARM_BACK_LIMIT
     if child.endswith("_ankle"):
         side = child.split("_")[0]
-        thigh = out[f"{side}_knee"] - out[f"{side}_hip"]
-        thigh = thigh / max(np.linalg.norm(thigh), 1e-12)
-        bend = bone - (bone @ thigh) * thigh
-        if np.linalg.norm(bend) > KNEE_BENT_SHARE * np.linalg.norm(bone):
-            return float(bend @ forward) > KNEE_FORWARD_LIMIT * np.linalg.norm(bend)
+        thigh = _unit(v3.sub(out[f"{side}_knee"], out[f"{side}_hip"]))
+        bend = v3.sub(bone, v3.scale(thigh, v3.dot(bone, thigh)))
+        bent = v3.norm(bend)
+        if bent > KNEE_BENT_SHARE * v3.norm(bone):
+            return v3.dot(bend, forward) > KNEE_FORWARD_LIMIT * bent
     return False
 
 
@@ -127,134 +156,142 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     that picks between a bone's two depth choices (TEMPORAL_MARGIN_DEG)."""
     known = lengths or {}
     w, h = image_size
-    px = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
-    img = _named(np.column_stack([px, np.zeros(len(px))]))
-    wld = _named(np.asarray(world, dtype=np.float64))
+    world = np.asarray(world, dtype=np.float64)
+    img = _named(np.asarray(image, dtype=np.float64)[:, :2] * (w, h))  # pixels
+    wld = _named(world)
     pri = wld if prior is None else _named(np.asarray(prior, dtype=np.float64))
     prev = None if previous is None else _named(np.asarray(previous, dtype=np.float64))
     ratios = []
-    for parent, child in TREE:
-        if child.split("_", 1)[-1] in SCALE_SKIPS:
-            continue
-        length = known.get((parent, child)) or np.linalg.norm(wld[child] - wld[parent])
+    for parent, child in SCALE_EDGES:
+        length = known.get((parent, child)) or v3.norm(v3.sub(wld[child], wld[parent]))
         if length > MIN_LENGTH_M:
-            ratios.append(np.linalg.norm(img[child][:2] - img[parent][:2]) / length)
+            dx, dy = img[child][0] - img[parent][0], img[child][1] - img[parent][1]
+            ratios.append(math.sqrt(dx * dx + dy * dy) / length)
     if len(ratios) < SCALE_BONES:
-        return np.asarray(world, dtype=np.float64).copy()
-    scale = float(np.percentile(ratios, SCALE_PERCENTILE))
+        return world.copy()
+    scale = _percentile(ratios, SCALE_PERCENTILE)
     prior_sd = PRIOR_SD_SHARE if prior is None else LEARNED_PRIOR_SD_SHARE
     if not scale > MIN_SCALE_PX_PER_M:  # no usable 2D layout (e.g. synthetic landmarks): keep the world ones
-        return np.asarray(world, dtype=np.float64).copy()
-    rays = None
-    if focal_px:  # perspective: each landmark lies on its pixel's ray; the hips at depth f / scale
-        rays = {n: np.array([(p[0] - w / 2) / focal_px, (p[1] - h / 2) / focal_px, 1.0]) for n, p in img.items()}
-        rays = {n: r / np.linalg.norm(r) for n, r in rays.items()}
-        root = rays["mid_hip"] * (focal_px / scale) / rays["mid_hip"][2]
+        return world.copy()
+    perspective = bool(focal_px)
+    if perspective:  # each landmark lies on its pixel's ray; the hips at depth f / scale
+        hip_ray = _pixel_ray(img["mid_hip"], w, h, focal_px)
+        root = tuple(c * (focal_px / scale) / hip_ray[2] for c in hip_ray)
     else:
-        root = np.zeros(3)
+        root = (0.0, 0.0, 0.0)
     out = {"mid_hip": root}
     forward = None
     for parent, child in TREE:
         if forward is None and "left_shoulder" in out and "right_shoulder" in out:
             forward = _facing(out)
-        bone = pri[child] - pri[parent]
-        length = float(known.get((parent, child)) or np.linalg.norm(bone))
+        bone = v3.sub(pri[child], pri[parent])
+        length = float(known.get((parent, child)) or v3.norm(bone))
         if (parent, child) in trusted:
-            d = bone / max(float(np.linalg.norm(bone)), 1e-12)
-            if rays is not None and TRUSTED_ON_RAY:
-                d = _toward_ray(out[parent], rays[child], d)
-            out[child] = out[parent] + d * length
+            d = _unit(bone)
+            if perspective and TRUSTED_ON_RAY:
+                d = _toward_ray(out[parent], _pixel_ray(img[child], w, h, focal_px), d)
+            out[child] = v3.add(out[parent], v3.scale(d, length))
             continue
         sd = ARM_LEARNED_PRIOR_SD_SHARE if prior is not None and child.endswith(("_elbow", "_wrist")) else prior_sd
-        if rays is None:
-            lifted, other = _weak_bone(img[child][:2] - img[parent][:2], scale, bone, length, sd)
+        if not perspective:
+            flat = (img[child][0] - img[parent][0], img[child][1] - img[parent][1])
+            lifted, other = _weak_bone(flat, scale, bone, length, sd)
         else:
-            lifted, other = _ray_bone(out[parent], rays[child], bone, length, sd)
-        before = None if prev is None else prev[child] - prev[parent]
-        if forward is not None and _implausible(child, lifted, out, forward) and \
-                not _implausible(child, other, out, forward) and \
-                not (TEMPORAL_OVER_ANATOMY and before is not None and _closer_before(other, lifted, before)):
-            lifted = other
-        elif before is not None and _closer_before(lifted, other, before) and \
-                not (forward is not None and _implausible(child, other, out, forward)):
-            lifted = other
+            lifted, other = _ray_bone(out[parent], _pixel_ray(img[child], w, h, focal_px), bone, length, sd)
+        before = None if prev is None else v3.sub(prev[child], prev[parent])
+        lifted = _choose(child, lifted, other, out, forward, before)
         share = blend.get((parent, child), 0.0) if blend else 0.0
         if share > 0:  # part of the way toward the prior's own direction
-            d = (1 - share) * _unit(lifted) + share * _unit(bone)
-            lifted = _unit(d) * float(np.linalg.norm(lifted))
-        out[child] = out[parent] + lifted
-    out = {n: p - root for n, p in out.items()}
-    result = np.asarray(world, dtype=np.float64).copy()
-    for name in lm.NAMES:
-        if name in out:
-            result[lm.INDEX[name]] = out[name]
-    shift = out["mid_shoulder"] - wld["mid_shoulder"]
-    for name in HEAD:  # the face rides on the lifted shoulders, rigidly
-        result[lm.INDEX[name]] = wld[name] + shift
+            d = v3.add(v3.scale(_unit(lifted), 1 - share), v3.scale(_unit(bone), share))
+            lifted = v3.scale(_unit(d), v3.norm(lifted))
+        out[child] = v3.add(out[parent], lifted)
+    result = world.copy()
+    result[_LIFTED_INDEX] = np.array([out[c] for _, c in TREE if c in lm.INDEX]) - root
+    shift = v3.sub(v3.sub(out["mid_shoulder"], root), wld["mid_shoulder"])
+    result[_HEAD_INDEX] = world[_HEAD_INDEX] + shift  # the face rides on the lifted shoulders, rigidly
     return result
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
+def _pixel_ray(pixel, w: float, h: float, focal_px: float) -> tuple:
+    """The unit ray through a pixel of a camera centred on the image (x right, y down, z ahead)."""
+    r = ((pixel[0] - w / 2) / focal_px, (pixel[1] - h / 2) / focal_px, 1.0)
+    return v3.div(r, v3.norm(r))
 
 
-def _closer_before(chosen: np.ndarray, other: np.ndarray, before: np.ndarray) -> bool:
-    """Whether `other` lies TEMPORAL_MARGIN_DEG nearer in angle than `chosen` to the bone's last direction."""
-    b = _unit(before)
-    angle = lambda v: np.degrees(np.arccos(np.clip(float(np.dot(_unit(v), b)), -1.0, 1.0)))  # noqa: E731
-    return angle(other) + TEMPORAL_MARGIN_DEG < angle(chosen)
+def _choose(child: str, lifted, other, out: dict[str, tuple], forward, before) -> tuple:
+    """A bone's depth choice: `lifted` (the prior's side) or `other` (its mirror about the pixel
+    ray), by the anatomy rules (with `forward`, once known) and the last frame's bone `before`."""
+    lifted_closer = other_closer = False  # TEMPORAL_MARGIN_DEG nearer the last frame's direction
+    if before is not None:
+        b = _unit(before)
+        to_lifted, to_other = _angle_deg(lifted, b), _angle_deg(other, b)
+        lifted_closer = to_lifted + TEMPORAL_MARGIN_DEG < to_other
+        other_closer = to_other + TEMPORAL_MARGIN_DEG < to_lifted
+    if forward is None:
+        return other if other_closer else lifted
+    other_implausible = _implausible(child, other, out, forward)
+    if _implausible(child, lifted, out, forward) and not other_implausible and \
+            not (TEMPORAL_OVER_ANATOMY and lifted_closer):
+        return other
+    if other_closer and not other_implausible:
+        return other
+    return lifted
 
 
-def _toward_ray(parent: np.ndarray, ray: np.ndarray, d: np.ndarray) -> np.ndarray:
+def _angle_deg(v, unit_b) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, v3.dot(_unit(v), unit_b)))))
+
+
+def _toward_ray(parent, ray, d) -> tuple:
     """The direction from `parent` to the point of the child's pixel ray nearest the line
     parent + s * d: the predicted direction turned into the plane of the camera, the parent and
     the child's ray, so the bone's image is the 2D landmarks' (its tilt out of the image: d's)."""
     # closest points of the lines t * ray and parent + s * d
-    b = float(ray @ d)
+    b = v3.dot(ray, d)
     denom = 1.0 - b * b
     if denom < 1e-9:
         return d
-    t = float((ray @ parent) - b * (d @ parent)) / denom
-    v = t * ray - parent
-    n = float(np.linalg.norm(v))
-    return v / n if n > 1e-9 else d
+    t = (v3.dot(ray, parent) - b * v3.dot(d, parent)) / denom
+    v = v3.sub(v3.scale(ray, t), parent)
+    n = v3.norm(v)
+    return v3.div(v, n) if n > 1e-9 else d
 
 
-def _weak_bone(flat_px: np.ndarray, scale: float, bone: np.ndarray, length: float, prior_sd: float):
+def _weak_bone(flat_px: tuple[float, float], scale: float, bone, length: float, prior_sd: float):
     """Weak perspective: the bone's image-plane part from the pixels, its depth from the length
     (fused with the prior's). Returns the bone and its mirror image in depth."""
-    flat = flat_px / scale
-    planar = float(np.linalg.norm(flat))
+    x, y = flat_px[0] / scale, flat_px[1] / scale
+    planar = math.sqrt(x * x + y * y)
     if planar > length:  # seen longer than it is: lies in the image plane
-        flat *= length / max(planar, 1e-12)
+        k = length / max(planar, TINY)
+        x, y = x * k, y * k
         planar = length
-    depth = _fused_depth(float(bone[2]), length, planar, prior_sd)
-    lifted = np.array([flat[0], flat[1], depth if bone[2] >= 0 else -depth])
-    return lifted, lifted * (1.0, 1.0, -1.0)
+    depth = _fused_depth(bone[2], length, planar, prior_sd)
+    z = depth if bone[2] >= 0 else -depth
+    return (x, y, z), (x, y, -z)
 
 
-def _ray_bone(parent: np.ndarray, ray: np.ndarray, bone: np.ndarray, length: float, prior_sd: float):
+def _ray_bone(parent, ray, bone, length: float, prior_sd: float):
     """Perspective: the child on its pixel's ray (unit `ray`) at `length` from the parent, nearer
     or farther than the ray's closest point to the parent as the prior says (the length's depth
     fused with the prior's, as in weak perspective). Returns the bone and the other choice."""
-    foot = float(parent @ ray) * ray
-    offset = foot - parent
-    planar = float(np.linalg.norm(offset))
+    offset = v3.sub(v3.scale(ray, v3.dot(parent, ray)), parent)
+    planar = v3.norm(offset)
     if planar > length:  # the ray passes farther from the parent than the bone reaches
-        return offset * (length / planar), offset * (length / planar)
-    along = float(bone @ ray)
+        offset = v3.scale(offset, length / planar)
+        return offset, offset
+    along = v3.dot(bone, ray)
     depth = _fused_depth(along, length, planar, prior_sd)
-    sign = 1.0 if along >= 0 else -1.0
-    return offset + sign * depth * ray, offset - sign * depth * ray
+    step = v3.scale(ray, (1.0 if along >= 0 else -1.0) * depth)
+    return v3.add(offset, step), v3.sub(offset, step)
 
 
-def _facing(out: dict[str, np.ndarray]) -> np.ndarray:
+def _facing(out: dict[str, tuple]) -> tuple:
     """The body's facing direction in camera axes, from the lifted hips and shoulders.
 
     As in the canonical frame (left x up = facing), the cross product of the body's left and its
     physical up gives its facing; in camera axes a person facing the camera gets (0, 0, -1).
     """
-    up = out["mid_shoulder"] - out["mid_hip"]
-    left = (out["left_hip"] - out["right_hip"]) + (out["left_shoulder"] - out["right_shoulder"])
-    facing = np.cross(left, up)
-    return facing / max(np.linalg.norm(facing), 1e-12)
+    up = v3.sub(out["mid_shoulder"], out["mid_hip"])
+    left = v3.add(v3.sub(out["left_hip"], out["right_hip"]), v3.sub(out["left_shoulder"], out["right_shoulder"]))
+    return _unit(v3.cross(left, up))
