@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import EPS, axis_angle, cross, norm, rotation_between, signed_angle, unit
+from . import vec3 as v3
+from .geometry import EPS, floats
 
 
 @dataclass(frozen=True)
@@ -43,28 +44,40 @@ JOINT_LIMITS = {
 
 def swing_twist(delta: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, float]:
     """Split rotation `delta` (3x3) into swing @ twist, twist about unit `axis`; returns (swing, twist rad)."""
-    swing = rotation_between(axis, delta @ axis)
-    twist = swing.T @ delta  # a rotation about `axis`
+    swing, twist = swing_twist_rows(floats(delta), floats(axis))
+    return np.array(swing), twist
+
+
+def swing_twist_rows(delta, axis, moved=None) -> tuple[v3.Mat, float]:
+    """swing_twist on retarget.vec3 tuples (`moved`: delta @ axis, when the caller has it)."""
+    swing = v3.rotation_between(axis, v3.mat_vec(delta, axis) if moved is None else moved)
+    twist = v3.mat_mul(v3.transpose(swing), delta)  # a rotation about `axis`
     # Its angle, from how it turns a vector perpendicular to the axis.
-    other = np.array((1.0, 0.0, 0.0)) if abs(axis[0]) < 0.9 else np.array((0.0, 1.0, 0.0))
-    ref = unit(cross(axis, other))
-    return swing, signed_angle(ref, twist @ ref, axis)
+    ref = v3.unit(v3.any_perpendicular(axis))
+    return swing, v3.signed_angle(ref, v3.mat_vec(twist, ref), axis)
 
 
 def clamp_rotation(delta: np.ndarray, axis: np.ndarray, limit: JointLimit) -> np.ndarray:
     """`delta` with its swing (about `axis`) and twist held inside `limit`; `delta` itself when inside."""
+    rows = floats(delta)
+    out = clamp_rows(rows, floats(axis), limit)
+    return delta if out is rows else np.array(out)
+
+
+def clamp_rows(delta, axis, limit: JointLimit):
+    """clamp_rotation on retarget.vec3 tuples; `delta` itself when inside."""
     if limit == FREE:
         return delta
-    moved = delta @ axis
-    swing_angle = math.acos(max(-1.0, min(1.0, float(axis @ moved))))
-    swing, twist = swing_twist(delta, axis)
+    moved = v3.mat_vec(delta, axis)
+    swing_angle = math.acos(max(-1.0, min(1.0, v3.dot(axis, moved))))
+    swing, twist = swing_twist_rows(delta, axis, moved)
     max_swing = math.radians(limit.swing_deg)
     lo, hi = math.radians(limit.twist_min_deg), math.radians(limit.twist_max_deg)
     if swing_angle <= max_swing and lo <= twist <= hi:
         return delta
     if swing_angle > max_swing:
-        bend_axis = cross(axis, moved)
-        if norm(bend_axis) < EPS:  # turned right round: any perpendicular axis
-            bend_axis = cross(axis, np.array((1.0, 0.0, 0.0)) if abs(axis[0]) < 0.9 else np.array((0.0, 1.0, 0.0)))
-        swing = axis_angle(bend_axis, max_swing)
-    return swing @ axis_angle(axis, min(hi, max(lo, twist)))
+        bend_axis = v3.cross(axis, moved)
+        if v3.norm(bend_axis) < EPS:  # turned right round: any perpendicular axis
+            bend_axis = v3.any_perpendicular(axis)
+        swing = v3.axis_angle(bend_axis, max_swing)
+    return v3.mat_mul(swing, v3.axis_angle(axis, min(hi, max(lo, twist))))

@@ -18,12 +18,13 @@ from ..avatar.skeleton import Skeleton
 from ..pose import landmarks as lm
 from ..records import Landmarks, Pose
 from ..settings import ArSettings
-from .geometry import (EPS, axis_angle, cross, frame, matrices_to_quats, norm, perp, rotation_between, signed_angle,
-                       slerp, unit)
+from .geometry import (EPS, axis_angle, cross, floats, frame, matrices_to_quats, norm, perp, rotation_between,
+                       signed_angle, slerp, unit)
 from .keypoints import KNEE_LANDMARK_ALONG_THIGH_M, REFERENCE_TORSO_M, SHOULDER_LANDMARK_M
 from . import lifter as learned
+from . import vec3 as v3
 from .lifting import lift
-from .limits import FREE, JOINT_LIMITS, clamp_rotation
+from .limits import FREE, JOINT_LIMITS, clamp_rows
 from .rigmap import LIMB_GROUPS, SIDES, RigMap
 
 # -- torso: MediaPipe's depth (z) is exaggerated, so the torso's lean toward or away from the camera
@@ -106,6 +107,15 @@ def _snap_to_axes(body: np.ndarray) -> np.ndarray:
     return body
 
 
+def _ancestors(parents: list[int], j: int) -> list[int]:
+    """The joints above joint j, its parent first."""
+    out = []
+    while parents[j] >= 0:
+        j = parents[j]
+        out.append(j)
+    return out
+
+
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, float(unit(a) @ unit(b))))))
 
@@ -146,6 +156,13 @@ class Solver:
         self._limits = {j: JOINT_LIMITS[r] for j, r in self._roles.items()
                         if j in self._limit_axes and JOINT_LIMITS.get(r, FREE) != FREE}
         self._rest_local = self._bind_local()
+        # to_local's inputs as retarget.vec3 rows, and which joints' world rotations it carries
+        self._parents = skeleton.parents.tolist()
+        self._rest_world_rows, self._rest_local_rows = self.rest.rotations.tolist(), self._rest_local.tolist()
+        self._limit_frames = {j: (self._rest_local_rows[j], v3.transpose(self._rest_local_rows[j]),
+                                  self._limit_axes[j].tolist()) for j in self._limits}
+        self._carried_for = set(self.j.values())
+        self._carried = {a for j in self._carried_for for a in _ancestors(self._parents, j)}
         self._rest_floor = float((pos[self._feet] @ self.up).min())
         self._limb_rest = {s: self._limb_rest_dirs(s) for s in SIDES}
         self._clavicle_rest = {s: pos[self._idx("upper_arm", s)] - pos[self._idx("clavicle", s)]
@@ -481,34 +498,37 @@ class Solver:
         """World deltas (joint index -> 3x3) -> local rotation matrices (J, 3, 3) within the joint
         limits. Joints without a delta keep their bind rotation relative to their parent; a
         limited joint's children still turn to where their own deltas say."""
-        rest_world, rest_local = self.rest.rotations, self._rest_local
-        local = rest_local.copy()
-        world = np.empty_like(local)
-        for j, p in enumerate(self.skeleton.parents):
-            parent = world[p] if p >= 0 else None
+        rest_world, local = self._rest_world_rows, list(self._rest_local_rows)
+        # World rotations are needed only above a joint with a delta (not down the fingers).
+        carried = self._carried if deltas.keys() <= self._carried_for else None
+        world: dict[int, v3.Mat] = {}
+        for j, p in enumerate(self._parents):
             delta = deltas.get(j)
             if delta is not None:
-                target = delta @ rest_world[j]
-                local[j] = target if parent is None else parent.T @ target
+                target = v3.mat_mul(floats(delta), rest_world[j])
+                local[j] = target if p < 0 else v3.mat_mul(v3.transpose(world[p]), target)
                 if limits:
-                    local[j] = self._limited(j, local[j])
-            world[j] = local[j] if parent is None else parent @ local[j]
-        return local
+                    local[j] = self._limited_rows(j, local[j])
+            if carried is None or j in carried:
+                world[j] = local[j] if p < 0 else v3.mat_mul(world[p], local[j])
+        return np.array(local)
 
     def within_limits(self, local: np.ndarray) -> np.ndarray:
         """Local rotation matrices (J, 3, 3) with every limited joint held inside its joint limits, as
         to_local holds a solved pose (the cloth soak's random motion keeps to them too)."""
         out = np.array(local, dtype=np.float64)
         for j in self._limits:
-            out[j] = self._limited(j, out[j])
+            out[j] = self._limited_rows(j, out[j].tolist())
         return out
 
-    def _limited(self, j: int, local: np.ndarray) -> np.ndarray:
+    def _limited_rows(self, j: int, local):
+        """One joint's local rotation (retarget.vec3 rows) held inside its limit: its deviation from
+        the bind pose clamped (limits.clamp_rows), turned back into a local rotation."""
         limit = self._limits.get(j)
         if limit is None:
             return local
-        r0 = self._rest_local[j]
-        return r0 @ clamp_rotation(r0.T @ local, self._limit_axes[j], limit)
+        r0, r0_t, axis = self._limit_frames[j]
+        return v3.mat_mul(r0, clamp_rows(v3.mat_mul(r0_t, local), axis, limit))
 
     def ground_offset(self, rotations: np.ndarray) -> np.ndarray:
         """Root offset along the rig's up that keeps the lowest foot joint at its rest height."""
