@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +78,18 @@ class Skeleton:
         """World matrices (J, 4, 4) for local rotations, roots placed at bind + root_offset."""
         local = self.local_matrices(rotations, root_offset)
         world = np.empty_like(local)
-        for j, p in enumerate(self.parents):
-            world[j] = local[j] if p < 0 else world[p] @ local[j]
+        for joints, parents in self._levels:  # a level at a time (the same products as joint by joint)
+            world[joints] = local[joints] if parents is None else np.matmul(world[parents], local[joints])
         return world
+
+    @cached_property
+    def _levels(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(joints, their parents) at each depth of the tree, roots first (parents None)."""
+        depth = np.zeros(len(self.parents), dtype=np.int64)
+        for j, p in enumerate(self.parents):
+            depth[j] = 0 if p < 0 else depth[p] + 1
+        levels = [np.flatnonzero(depth == d) for d in range(int(depth.max()) + 1)]
+        return [(joints, None if d == 0 else np.asarray(self.parents)[joints]) for d, joints in enumerate(levels)]
 
     def positions(self, rotations: np.ndarray, root_offset=None) -> np.ndarray:
         """World joint positions (J, 3)."""
