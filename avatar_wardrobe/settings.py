@@ -33,6 +33,7 @@ class RenderSettings:
     fps: float = 30.0
     msaa: int = 4           # 0 is fastest; 4 looks best offline
     pbr: bool = True        # simplepbr shading
+    body_lod: str = "auto"  # the avatar's triangles: "auto" (the coarse list while it is small on screen), "full", "low"
 
 
 @dataclass

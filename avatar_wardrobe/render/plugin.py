@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..avatar.lod import cell_sizes
 from ..avatar.model import AvatarModel, load_avatar
 from ..avatar.skinning import skin_matrices, skin_points
 from ..errors import WardrobeError
@@ -17,6 +18,7 @@ from ..garments.wardrobe import Outfit
 from ..records import Landmarks, Pose
 from ..retarget.pose_filter import PoseFilter
 from ..settings import AvatarSettings, SceneSettings, load_scene, model_path
+from . import body_detail
 from .avatar_actor import AvatarActor
 from .garment_view import GarmentView
 
@@ -53,6 +55,7 @@ class Wardrobe:
         self.base = base
         self.cloth_settings = cloth_settings
         self.scene = scene if isinstance(scene, SceneSettings) else load_scene(scene)
+        body_detail.check_mode(self.scene.render.body_lod)
         self._parent = parent if parent is not None else base.render
         self.timings_ms: dict[str, float] = {}      # the last update's stages, wall ms
         self.timings_cpu_ms: dict[str, float] = {}  # ...and CPU ms of the thread that ran it (what load does not inflate)
@@ -114,7 +117,9 @@ class Wardrobe:
         if self.actor is not None:
             self.actor.remove()
         self.avatar = avatar
-        self.actor = AvatarActor(avatar.path, avatar.skeleton, self._parent)
+        self.actor = AvatarActor(avatar.path, avatar.skeleton, self._parent, lod_cells=cell_sizes(avatar.body.regions))
+        if self.scene.render.body_lod != "full":
+            self.actor.prepare_low_detail()
         self.pose = None
         self.filter = PoseFilter(avatar.solver)
         for garment in worn:
@@ -175,6 +180,7 @@ class Wardrobe:
             self.base.messenger.send(EVENT_TRACKING_FOUND if found else EVENT_TRACKING_LOST, [self])
         self.pose = dressed.pose
         self.actor.apply_local(dressed.local)
+        self.update_detail()
         t1, c1 = time.perf_counter(), time.thread_time()
         self._show(dressed.shapes)
         wall, cpu = dressed.timings_ms, dressed.timings_cpu_ms
@@ -184,6 +190,14 @@ class Wardrobe:
             cpu["garments"] += (time.thread_time() - c1) * 1e3
         self.timings_ms, self.timings_cpu_ms = dict(wall), dict(cpu)
         return self.pose
+
+    def update_detail(self) -> bool:
+        """Pick the avatar's triangle list for how tall it stands on screen now ([render] body_lod;
+        `apply` calls this every frame). Returns whether the coarse one is drawn."""
+        mode = self.scene.render.body_lod
+        height = body_detail.screen_height_px(self.base, self.actor.node, self.avatar.height_m) if mode == "auto" else None
+        self.actor.set_low_detail(body_detail.want_low(mode, self.actor.low_detail, height))
+        return self.actor.low_detail
 
     def play(self, landmarks: Iterable[Landmarks], fps: float = 30.0, loop: bool = True) -> None:
         """Drive the avatar from landmarks in a Panda3D task.
