@@ -59,6 +59,29 @@ TRUSTED = (("mid_hip", "left_hip"), ("mid_hip", "right_hip"), ("mid_hip", "mid_s
 # mirrored back: the network was trained on both, and the two disagree mostly where it is unsure.
 MIRROR_AVERAGE = True
 FEATURES = lm.COUNT * 2 + lm.COUNT * 3 + lm.COUNT + 3  # rays, world, visibility, hip ray + log scale
+# Rows of the landmarks with mid_hip and mid_shoulder appended, and each of BONES as (from, to) rows.
+_ROW = {**lm.INDEX, "mid_hip": lm.COUNT, "mid_shoulder": lm.COUNT + 1}
+_BONE_ENDS = np.array([(_ROW[a], _ROW[b]) for a, b in BONES])
+
+
+def _columns(rows) -> tuple[np.ndarray, ...]:
+    return tuple(np.array(c) for c in zip(*rows))
+
+
+# What `rebuild` re-poses, as landmark rows: the hip and shoulder halves (left rows, right rows,
+# bones); the face; the limbs a step down each chain at a time (start rows, end rows, bones);
+# the hand and foot tips and the joints they ride on.
+_SPINE = BONES.index(("mid_hip", "mid_shoulder"))
+_HALVES = _columns((lm.INDEX[f"left_{p}"], lm.INDEX[f"right_{p}"], BONES.index((f"right_{p}", f"left_{p}")))
+                   for p in ("hip", "shoulder"))
+_FACE = np.array([i for i, n in enumerate(lm.NAMES)
+                  if n == "nose" or n.split("_")[-1] in ("eye", "inner", "outer", "ear") or n.startswith("mouth")])
+_LIMB_STEPS = tuple(_columns((lm.INDEX[f"{s}_{a}"], lm.INDEX[f"{s}_{b}"], BONES.index((f"{s}_{a}", f"{s}_{b}")))
+                             for s in ("left", "right") for a, b in step)
+                    for step in ((("shoulder", "elbow"), ("hip", "knee")), (("elbow", "wrist"), ("knee", "ankle"))))
+_TIPS, _TIP_ROOTS = _columns((lm.INDEX[f"{s}_{tip}"], lm.INDEX[f"{s}_{root}"]) for s in ("left", "right")
+                             for tip, root in (("index", "wrist"), ("pinky", "wrist"), ("thumb", "wrist"),
+                                               ("heel", "ankle"), ("foot_index", "ankle")))
 
 
 def _mid(points: np.ndarray, part: str) -> np.ndarray:
@@ -111,11 +134,14 @@ def _mirror_maps():
 def bone_directions(points: dict[str, np.ndarray] | np.ndarray, names=None) -> np.ndarray:
     """(len(BONES), 3) unit directions from named points ({name: (3,)}, or (33, 3) landmarks)."""
     if names is None and not isinstance(points, dict):
-        points = {n: points[lm.INDEX[n]] for n in lm.NAMES}
-    p = dict(points)
-    p["mid_hip"] = (p["left_hip"] + p["right_hip"]) / 2
-    p["mid_shoulder"] = (p["left_shoulder"] + p["right_shoulder"]) / 2
-    d = np.array([p[b] - p[a] for a, b in BONES], dtype=np.float64)
+        points = np.asarray(points, dtype=np.float64)
+        points = np.concatenate([points, [_mid(points, "hip"), _mid(points, "shoulder")]])  # the _ROW order
+        d = points[_BONE_ENDS[:, 1]] - points[_BONE_ENDS[:, 0]]
+    else:
+        p = dict(points)
+        p["mid_hip"] = (p["left_hip"] + p["right_hip"]) / 2
+        p["mid_shoulder"] = (p["left_shoulder"] + p["right_shoulder"]) / 2
+        d = np.array([p[b] - p[a] for a, b in BONES], dtype=np.float64)
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
 
 
@@ -198,7 +224,7 @@ def blend_shares(spread_deg: np.ndarray) -> dict:
     out = {}
     for k, bone in enumerate(BONES):
         if bone in BLEND:
-            t = float(np.clip((spread_deg[k] - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+            t = min(1.0, max(0.0, float((spread_deg[k] - lo) / max(hi - lo, 1e-9))))
             out[bone] = hi_share + (lo_share - hi_share) * t
     return out
 
@@ -206,32 +232,21 @@ def blend_shares(spread_deg: np.ndarray) -> dict:
 def rebuild(world: np.ndarray, dirs: np.ndarray, torso: bool = True) -> np.ndarray:
     """World landmarks re-posed so the BONES point along `dirs` (MediaPipe's lengths kept);
     `torso=False` keeps MediaPipe's hips, shoulders and face and re-aims the limbs only."""
-    p = {n: world[lm.INDEX[n]] for n in lm.NAMES}
-    out = dict(p)
+    world = np.asarray(world, dtype=np.float64)
     if not torso:
         dirs = np.concatenate([bone_directions(world)[:3], dirs[3:]])
-    d = dict(zip(BONES, dirs))
-    hip_half = np.linalg.norm(p["left_hip"] - p["right_hip"]) / 2
-    sh_half = np.linalg.norm(p["left_shoulder"] - p["right_shoulder"]) / 2
-    mid_hip = (p["left_hip"] + p["right_hip"]) / 2
-    mid_sh = (p["left_shoulder"] + p["right_shoulder"]) / 2
-    spine = np.linalg.norm(mid_sh - mid_hip)
-    new_mid_sh = mid_hip + d[("mid_hip", "mid_shoulder")] * spine
-    out["left_hip"] = mid_hip + d[("right_hip", "left_hip")] * hip_half
-    out["right_hip"] = mid_hip - d[("right_hip", "left_hip")] * hip_half
-    out["left_shoulder"] = new_mid_sh + d[("right_shoulder", "left_shoulder")] * sh_half
-    out["right_shoulder"] = new_mid_sh - d[("right_shoulder", "left_shoulder")] * sh_half
-    for name in lm.NAMES:  # the face rides on the shoulders
-        if name == "nose" or name.split("_")[-1] in ("eye", "inner", "outer", "ear") or name.startswith("mouth"):
-            out[name] = p[name] + new_mid_sh - mid_sh
-    for s in ("left", "right"):
-        for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle")):
-            length = np.linalg.norm(p[f"{s}_{b}"] - p[f"{s}_{a}"])
-            out[f"{s}_{b}"] = out[f"{s}_{a}"] + d[(f"{s}_{a}", f"{s}_{b}")] * length
-        for end, root in (("index", "wrist"), ("pinky", "wrist"), ("thumb", "wrist"),
-                          ("heel", "ankle"), ("foot_index", "ankle")):
-            out[f"{s}_{end}"] = out[f"{s}_{root}"] + p[f"{s}_{end}"] - p[f"{s}_{root}"]
-    return np.array([out[n] for n in lm.NAMES])
+    out = np.empty_like(world)
+    mid_hip, mid_sh = _mid(world, "hip"), _mid(world, "shoulder")
+    new_mid_sh = mid_hip + dirs[_SPINE] * np.linalg.norm(mid_sh - mid_hip)
+    left, right, bones = _HALVES
+    reach = dirs[bones] * (np.linalg.norm(world[left] - world[right], axis=1) / 2)[:, None]
+    centre = np.stack([mid_hip, new_mid_sh])  # of the hips, of the shoulders
+    out[left], out[right] = centre + reach, centre - reach
+    out[_FACE] = world[_FACE] + new_mid_sh - mid_sh  # the face rides on the shoulders
+    for start, end, bones in _LIMB_STEPS:
+        out[end] = out[start] + dirs[bones] * np.linalg.norm(world[end] - world[start], axis=1)[:, None]
+    out[_TIPS] = out[_TIP_ROOTS] + world[_TIPS] - world[_TIP_ROOTS]  # hands and feet ride along rigidly
+    return out
 
 
 def weights_path() -> Path:
