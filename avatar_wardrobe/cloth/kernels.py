@@ -115,6 +115,38 @@ def clamp(out, skinned, max_distance, index):
 
 
 @_jit
+def offset_blend(simulated, skinned, normals, max_distance, backstop, ramp, out):
+    """Chaos-style final vertices: out = skinned + ramp * the simulated offset, clamped to the
+    vertex's max distance and kept from going further in along its skinned normal than its
+    backstop (the rest gap to the body)."""
+    for v in range(simulated.shape[0]):
+        dx, dy, dz = simulated[v, 0] - skinned[v, 0], simulated[v, 1] - skinned[v, 1], simulated[v, 2] - skinned[v, 2]
+        scale = min(1.0, max_distance[v] / max(np.sqrt(dx * dx + dy * dy + dz * dz), EPS))
+        dx, dy, dz = dx * scale, dy * scale, dz * scale
+        nx, ny, nz = normals[v, 0], normals[v, 1], normals[v, 2]
+        over = min(dx * nx + dy * ny + dz * nz + backstop[v], 0.0)  # < 0 where the vertex went too far in
+        out[v, 0] = skinned[v, 0] + ramp * (dx - over * nx)
+        out[v, 1] = skinned[v, 1] + ramp * (dy - over * ny)
+        out[v, 2] = skinned[v, 2] + ramp * (dz - over * nz)
+
+
+@_jit
+def edge_strain(nodes, edges, rest, edge_count, ratio, strain):
+    """ratio[e]: edge e's length over its rest length; strain[n]: the mean ratio of node n's edges
+    (edge_count[n] of them; 0 for none)."""
+    strain[:] = 0.0
+    for e in range(edges.shape[0]):
+        a, b = edges[e, 0], edges[e, 1]
+        dx, dy, dz = nodes[a, 0] - nodes[b, 0], nodes[a, 1] - nodes[b, 1], nodes[a, 2] - nodes[b, 2]
+        r = np.sqrt(dx * dx + dy * dy + dz * dz) / max(rest[e], EPS)
+        ratio[e] = r
+        strain[a] += r
+        strain[b] += r
+    for n in range(strain.shape[0]):
+        strain[n] /= max(edge_count[n], 1)
+
+
+@_jit
 def _leave(px, py, pz, c, centres, axes, rot, half, radius, capsule, box_lo, box_hi, planes, margin):
     """Where point p leaves proxy c (with its margin), or (False, ...) when p is outside it."""
     rx, ry, rz = px - centres[c, 0], py - centres[c, 1], pz - centres[c, 2]
