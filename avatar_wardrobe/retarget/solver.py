@@ -18,8 +18,7 @@ from ..avatar.skeleton import Skeleton
 from ..pose import landmarks as lm
 from ..records import Landmarks, Pose
 from ..settings import ArSettings
-from .geometry import (EPS, axis_angle, cross, floats, frame, matrices_to_quats, norm, perp, rotation_between,
-                       signed_angle, slerp, unit)
+from .geometry import EPS, floats, frame, matrices_to_quats, norm, perp, rotation_between, unit
 from .keypoints import KNEE_LANDMARK_ALONG_THIGH_M, REFERENCE_TORSO_M, SHOULDER_LANDMARK_M
 from . import lifter as learned
 from . import vec3 as v3
@@ -107,6 +106,15 @@ def _snap_to_axes(body: np.ndarray) -> np.ndarray:
     return body
 
 
+def _as_floats(value):
+    """numpy arrays, also inside tuples and dicts, as (nested) lists of floats (retarget.vec3)."""
+    if isinstance(value, dict):
+        return {k: _as_floats(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_as_floats(v) for v in value)
+    return floats(value)
+
+
 def _ancestors(parents: list[int], j: int) -> list[int]:
     """The joints above joint j, its parent first."""
     out = []
@@ -116,8 +124,8 @@ def _ancestors(parents: list[int], j: int) -> list[int]:
     return out
 
 
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    return math.degrees(math.acos(max(-1.0, min(1.0, float(unit(a) @ unit(b))))))
+def _angle_deg(a, b) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, v3.dot(v3.unit(a), v3.unit(b))))))
 
 
 @dataclass
@@ -178,6 +186,10 @@ class Solver:
         self._shoulder_mark = {side: self.rest.body @ (np.array([sign, 1.0, 1.0]) * SHOULDER_LANDMARK_M) * size
                                for side, sign in (("l", 1.0), ("r", -1.0))}
         self._knee_mark = KNEE_LANDMARK_ALONG_THIGH_M * size
+        # What the per-frame regions read, as retarget.vec3 floats.
+        self._up_v, self._forward_v, self._body_t = self.up.tolist(), self.forward.tolist(), self.rest.body.T.tolist()
+        self._limb_rest, self._clavicle_rest, self._shoulder_mark, self._rest_ears_over_shoulders = _as_floats(
+            (self._limb_rest, self._clavicle_rest, self._shoulder_mark, self._rest_ears_over_shoulders))
 
     @staticmethod
     def _load_lifter(choice):
@@ -347,8 +359,8 @@ class Solver:
         world = self.measured_world(marks) if measured is None else measured
         if up is not None:  # turn the camera's tilt out: the world's up becomes the camera's -y
             world = world @ rotation_between(np.asarray(up, dtype=np.float64), CAMERA_UP).T
-        pts = self.to_rig(lm.to_avatar_frame(world))
-        deltas: dict[int, np.ndarray] = {}
+        pts = self.to_rig(lm.to_avatar_frame(world)).tolist()  # rows of floats for the regions (retarget.vec3)
+        deltas: dict[int, v3.Mat] = {}
         pelvis, chest = self._torso(pts, deltas)
         self._head(pts, chest, deltas)
         for side in SIDES:
@@ -389,40 +401,42 @@ class Solver:
     def _torso(self, pts, deltas):
         """Pelvis and chest: yaw from the hip line, lean (damped) from hips to shoulders, the bend
         spread over the spine chain; the chest's side from the shoulder line."""
-        mid_hip = (_lm(pts, "l", "hip") + _lm(pts, "r", "hip")) / 2
-        mid_sh = (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
-        hip_line = _lm(pts, "l", "hip") - _lm(pts, "r", "hip")
-        heading = frame(self.up, perp(hip_line, self.up))  # yaw only
-        roll_c, up_c, pitch_c = (heading.T @ unit(mid_sh - mid_hip)).tolist()
+        up = self._up_v
+        mid_hip = v3.mid(_lm(pts, "l", "hip"), _lm(pts, "r", "hip"))
+        mid_sh = v3.mid(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder"))
+        hip_line = v3.sub(_lm(pts, "l", "hip"), _lm(pts, "r", "hip"))
+        heading = v3.frame(up, v3.perp(hip_line, up))  # yaw only
+        roll_c, up_c, pitch_c = v3.mat_vec(v3.transpose(heading), v3.unit(v3.sub(mid_sh, mid_hip)))
         pitch = math.atan2(pitch_c, max(up_c, EPS)) * TORSO_PITCH_GAIN
         pitch = min(math.radians(TORSO_PITCH_FORWARD_LIMIT_DEG), max(-math.radians(TORSO_PITCH_BACK_LIMIT_DEG), pitch))
         roll = math.atan2(roll_c, max(up_c, EPS)) * TORSO_ROLL_GAIN
         roll = min(math.radians(TORSO_ROLL_LIMIT_DEG), max(-math.radians(TORSO_ROLL_LIMIT_DEG), roll))
-        lean_up = heading @ unit(np.array((math.tan(roll), 1.0, math.tan(pitch))))
-        chest = frame(lean_up, _lm(pts, "l", "shoulder") - _lm(pts, "r", "shoulder")) @ self.rest.body.T
-        pelvis_up = slerp(np.eye(3), rotation_between(self.up, lean_up), PELVIS_TILT_SHARE) @ self.up
-        pelvis = frame(pelvis_up, hip_line) @ self.rest.body.T
+        lean_up = v3.mat_vec(heading, v3.unit((math.tan(roll), 1.0, math.tan(pitch))))
+        chest = v3.mat_mul(v3.frame(lean_up, v3.sub(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder"))), self._body_t)
+        pelvis_up = v3.mat_vec(v3.slerp(v3.IDENTITY, v3.rotation_between(up, lean_up), PELVIS_TILT_SHARE), up)
+        pelvis = v3.mat_mul(v3.frame(pelvis_up, hip_line), self._body_t)
         deltas[self.j[self.rig.hips]] = pelvis
         n = len(self.rig.spine)
         for k, name in enumerate(self.rig.spine):
-            deltas[self.j[name]] = slerp(pelvis, chest, (k + 1) / n)
+            deltas[self.j[name]] = v3.slerp(pelvis, chest, (k + 1) / n)
         return pelvis, chest
 
     def _head(self, pts, chest, deltas):
         """Head turn from the ear line (side) and the ears-to-eyes-and-nose direction (facing)."""
-        mid_ear = (_lm(pts, "l", "ear") + _lm(pts, "r", "ear")) / 2
-        face = ((_lm(pts, "l", "eye") + _lm(pts, "r", "eye")) / 2 + pts[lm.NOSE]) / 2
-        left = _lm(pts, "l", "ear") - _lm(pts, "r", "ear")
-        measured = frame(cross(face - mid_ear, left), left)  # up = facing x left
-        measured = axis_angle(measured[:, 0], math.radians(HEAD_PITCH_CORRECTION_DEG)) @ measured
-        head = measured @ self.rest.body.T
+        mid_ear = v3.mid(_lm(pts, "l", "ear"), _lm(pts, "r", "ear"))
+        face = v3.mid(v3.mid(_lm(pts, "l", "eye"), _lm(pts, "r", "eye")), pts[lm.NOSE])
+        left = v3.sub(_lm(pts, "l", "ear"), _lm(pts, "r", "ear"))
+        measured = v3.frame(v3.cross(v3.sub(face, mid_ear), left), left)  # up = facing x left
+        side_axis = (measured[0][0], measured[1][0], measured[2][0])
+        measured = v3.mat_mul(v3.axis_angle(side_axis, math.radians(HEAD_PITCH_CORRECTION_DEG)), measured)
+        head = v3.mat_mul(measured, self._body_t)
         if self.rig.neck:
-            neck = slerp(chest, head, NECK_SHARE)
+            neck = v3.slerp(chest, head, NECK_SHARE)
             if NECK_AIM:
-                seen = mid_ear - (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
-                facing = chest @ self.forward
-                seen = seen - (1.0 - TORSO_PITCH_GAIN) * float(seen @ facing) * facing
-                neck = rotation_between(neck @ self._rest_ears_over_shoulders, seen) @ neck
+                seen = v3.sub(mid_ear, v3.mid(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder")))
+                facing = v3.mat_vec(chest, self._forward_v)
+                seen = v3.sub(seen, v3.scale(facing, (1.0 - TORSO_PITCH_GAIN) * v3.dot(seen, facing)))
+                neck = v3.mat_mul(v3.rotation_between(v3.mat_vec(neck, self._rest_ears_over_shoulders), seen), neck)
             deltas[self.j[self.rig.neck]] = neck
         deltas[self.j[self.rig.head]] = head
 
@@ -431,45 +445,46 @@ class Solver:
         facing axis. Returns the delta the upper arm starts from."""
         if not self.rig.has("clavicle", side):
             return chest
-        mid_hip = (_lm(pts, "l", "hip") + _lm(pts, "r", "hip")) / 2
-        mid_sh = (_lm(pts, "l", "shoulder") + _lm(pts, "r", "shoulder")) / 2
-        chest_up = chest @ self.up
-        ear_above = float((_lm(pts, side, "ear") - _lm(pts, side, "shoulder")) @ chest_up) / max(norm(mid_sh - mid_hip), EPS)
+        mid_hip = v3.mid(_lm(pts, "l", "hip"), _lm(pts, "r", "hip"))
+        mid_sh = v3.mid(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder"))
+        chest_up = v3.mat_vec(chest, self._up_v)
+        ear_above = v3.dot(v3.sub(_lm(pts, side, "ear"), _lm(pts, side, "shoulder")), chest_up) / max(
+            v3.norm(v3.sub(mid_sh, mid_hip)), EPS)
         rest_clav = self._clavicle_rest[side]
-        rise = (NEUTRAL_EAR_ABOVE_SHOULDER - ear_above) / max(norm(rest_clav) / self.rest_torso_length, EPS)
-        axis = cross(chest @ unit(rest_clav), chest_up)
-        delta = axis_angle(axis, math.asin(min(1.0, max(-1.0, rise)))) @ chest
+        rise = (NEUTRAL_EAR_ABOVE_SHOULDER - ear_above) / max(v3.norm(rest_clav) / self.rest_torso_length, EPS)
+        axis = v3.cross(v3.mat_vec(chest, v3.unit(rest_clav)), chest_up)
+        delta = v3.mat_mul(v3.axis_angle(axis, math.asin(min(1.0, max(-1.0, rise)))), chest)
         deltas[self._idx("clavicle", side)] = delta
         return delta
 
     @staticmethod
     def _aim(parent_delta, rest_dir, target):
         """Swing the bone from where its parent carried it onto `target` (no twist)."""
-        return rotation_between(parent_delta @ rest_dir, target) @ parent_delta
+        return v3.mat_mul(v3.rotation_between(v3.mat_vec(parent_delta, rest_dir), target), parent_delta)
 
     def _arm(self, pts, side, parent, deltas):
         """Upper arm aimed at the elbow and twisted so the elbow bends the way the arm does;
         forearm aimed at the wrist; hand (and forearm twist) from the index and pinky landmarks."""
         rest = self._limb_rest[side]
         shoulder, elbow, wrist = (_lm(pts, side, p) for p in ("shoulder", "elbow", "wrist"))
-        shoulder = shoulder - parent @ self._shoulder_mark[side]  # the landmark sits above the joint
-        upper = self._aim(parent, rest["upper_arm"], elbow - shoulder)
-        axis = unit(elbow - shoulder)
-        fore = wrist - elbow
+        shoulder = v3.sub(shoulder, v3.mat_vec(parent, self._shoulder_mark[side]))  # the landmark sits above the joint
+        upper = self._aim(parent, rest["upper_arm"], v3.sub(elbow, shoulder))
+        axis = v3.unit(v3.sub(elbow, shoulder))
+        fore = v3.sub(wrist, elbow)
         # An elbow flexes the forearm toward the body's front (from the anatomical pose).
-        theta = signed_angle(upper @ rest["elbow_bend"], fore, axis) * _ramp(_angle_deg(axis, fore))
-        upper = axis_angle(axis, theta) @ upper
+        theta = v3.signed_angle(v3.mat_vec(upper, rest["elbow_bend"]), fore, axis) * _ramp(_angle_deg(axis, fore))
+        upper = v3.mat_mul(v3.axis_angle(axis, theta), upper)
         deltas[self._idx("upper_arm", side)] = upper
         lower = self._aim(upper, rest["lower_arm"], fore)
         rest_hand = rest["hand"]
         if rest_hand is not None:
             index, pinky = _lm(pts, side, "index"), _lm(pts, side, "pinky")
-            hand_dir, palm_side = (index + pinky) / 2 - wrist, index - pinky
-            if norm(perp(palm_side, unit(hand_dir))) > MIN_PALM_WIDTH_SHARE * norm(hand_dir):
-                hand = frame(hand_dir, palm_side) @ rest_hand[2].T
-                fore_axis = unit(fore)
-                twist = signed_angle(lower @ rest_hand[1], hand @ rest_hand[1], fore_axis)
-                lower = axis_angle(fore_axis, FOREARM_TWIST_SHARE * twist) @ lower
+            hand_dir, palm_side = v3.sub(v3.mid(index, pinky), wrist), v3.sub(index, pinky)
+            if v3.norm(v3.perp(palm_side, v3.unit(hand_dir))) > MIN_PALM_WIDTH_SHARE * v3.norm(hand_dir):
+                hand = v3.mat_mul(v3.frame(hand_dir, palm_side), v3.transpose(rest_hand[2]))
+                fore_axis = v3.unit(fore)
+                twist = v3.signed_angle(v3.mat_vec(lower, rest_hand[1]), v3.mat_vec(hand, rest_hand[1]), fore_axis)
+                lower = v3.mat_mul(v3.axis_angle(fore_axis, FOREARM_TWIST_SHARE * twist), lower)
                 deltas[self._idx("hand", side)] = hand
         deltas[self._idx("lower_arm", side)] = lower
 
@@ -478,16 +493,16 @@ class Solver:
         shin aimed at the ankle; foot pitched and turned from the heel to the foot index."""
         rest = self._limb_rest[side]
         hip, knee, ankle = (_lm(pts, side, p) for p in ("hip", "knee", "ankle"))
-        knee = knee - self._knee_mark * unit(knee - hip)  # the landmark sits down the thigh from the joint
-        foot = _lm(pts, side, "foot_index") - _lm(pts, side, "heel")
-        upper = self._aim(pelvis, rest["upper_leg"], knee - hip)
-        axis = unit(knee - hip)
-        shin = ankle - knee
+        knee = v3.sub(knee, v3.scale(v3.unit(v3.sub(knee, hip)), self._knee_mark))  # the landmark sits down the thigh
+        foot = v3.sub(_lm(pts, side, "foot_index"), _lm(pts, side, "heel"))
+        upper = self._aim(pelvis, rest["upper_leg"], v3.sub(knee, hip))
+        axis = v3.unit(v3.sub(knee, hip))
+        shin = v3.sub(ankle, knee)
         w = _ramp(_angle_deg(axis, shin))
         # A knee flexes the shin toward the body's back; a straight leg turns with its foot.
-        theta_bend = signed_angle(upper @ rest["knee_bend"], shin, axis)
-        theta_foot = signed_angle(upper @ rest["sole"], foot, axis)
-        upper = axis_angle(axis, w * theta_bend + (1 - w) * theta_foot) @ upper
+        theta_bend = v3.signed_angle(v3.mat_vec(upper, rest["knee_bend"]), shin, axis)
+        theta_foot = v3.signed_angle(v3.mat_vec(upper, rest["sole"]), foot, axis)
+        upper = v3.mat_mul(v3.axis_angle(axis, w * theta_bend + (1 - w) * theta_foot), upper)
         deltas[self._idx("upper_leg", side)] = upper
         lower = self._aim(upper, rest["lower_leg"], shin)
         deltas[self._idx("lower_leg", side)] = lower
