@@ -60,6 +60,23 @@ LIMB_LANDMARKS = {
 LIMBS = tuple(LIMB_LANDMARKS)
 _LIMB_INDEX = {limb: np.array([lm.INDEX[n] for n in names]) for limb, names in LIMB_LANDMARKS.items()}
 _TORSO = _LIMB_INDEX["torso"]
+# The same as one (limbs, landmarks) array, shorter limbs padded with their own last landmark.
+_LIMB_ROWS = np.array([np.pad(idx, (0, max(map(len, _LIMB_INDEX.values())) - len(idx)), mode="edge")
+                       for idx in _LIMB_INDEX.values()])
+
+
+def _torso_centre(marks: Landmarks) -> np.ndarray:
+    """The image centre of the shoulders and hips (as np.mean(axis=0) sums and divides, for less overhead)."""
+    return marks.image[_TORSO, :2].sum(0) / len(_TORSO)
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median of a 1-D array, to the bit (the middle value, or the mean of the middle two), for less overhead."""
+    s = np.sort(values)
+    if np.isnan(s[-1]):  # NaNs sort last; np.median gives NaN
+        return float("nan")
+    half = len(s) // 2
+    return float(s[half]) if len(s) % 2 else float((s[half - 1] + s[half]) / 2)
 
 
 def smoothstep(t: float) -> float:
@@ -139,7 +156,7 @@ class LandmarkFilter:
             return last is not None and last.found != marks.found
         if marks.time_s - last.time_s > MAX_GAP_S or marks.time_s < last.time_s:
             return True
-        moved = np.linalg.norm(marks.image[_TORSO, :2].mean(0) - last.image[_TORSO, :2].mean(0))
+        moved = np.linalg.norm(_torso_centre(marks) - _torso_centre(last))
         return bool(moved > JUMP_IMAGE_FRACTION)
 
     def __call__(self, marks: Landmarks) -> tuple[Landmarks, bool]:
@@ -161,6 +178,7 @@ class LandmarkFilter:
 _PAIRED = np.array([i for i, n in enumerate(lm.NAMES) if "left" in n or "right" in n])
 _MIRROR = np.array([lm.INDEX[n.replace("left", "#").replace("right", "left").replace("#", "right")]
                     for n in lm.NAMES])  # each landmark's other-side twin (the nose is its own)
+_PAIRED_AND_MIRRORED = np.stack([_PAIRED, _MIRROR[_PAIRED]])
 
 
 def mirror_labels(marks: Landmarks) -> Landmarks:
@@ -188,8 +206,8 @@ class SideSwapGuard:
         last, swapped = self._last, False
         if last is not None and 0.0 <= marks.time_s - last.time_s <= MAX_GAP_S:
             prev = last.image[_PAIRED, :2]
-            own = float(np.median(np.linalg.norm(marks.image[_PAIRED, :2] - prev, axis=1)))
-            mirrored = float(np.median(np.linalg.norm(marks.image[_MIRROR][_PAIRED, :2] - prev, axis=1)))
+            moves = np.linalg.norm(marks.image[_PAIRED_AND_MIRRORED, :2] - prev, axis=-1)  # own labels, mirrored
+            own, mirrored = _median(moves[0]), _median(moves[1])
             if own > SWAP_MIN_MOVE and mirrored < SWAP_RATIO * own:
                 marks, swapped = mirror_labels(marks), True
         self._last = marks
@@ -200,7 +218,7 @@ def limb_visible(marks: Landmarks, threshold: float = VISIBILITY_THRESHOLD) -> d
     """Which limbs have all their landmarks visible in this frame (none when nobody was found)."""
     if not marks.found or marks.visibility is None:
         return {limb: False for limb in LIMBS}
-    return {limb: bool(marks.visibility[idx].min() >= threshold) for limb, idx in _LIMB_INDEX.items()}
+    return dict(zip(LIMBS, (marks.visibility[_LIMB_ROWS].min(axis=1) >= threshold).tolist()))
 
 
 @dataclass

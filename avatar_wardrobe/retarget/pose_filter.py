@@ -165,6 +165,8 @@ class PoseFilter:
         return Pose(marks.index, marks.time_s, rot, root)
 
     def _apply_gate(self, rot: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        if all(w >= 1.0 for w in weights.values()):  # every limb seen: nothing eases (the usual frame)
+            return rot
         t = np.ones(len(rot))
         for limb, w in weights.items():
             t[self.solver.limb_joints.get(limb, [])] = w
