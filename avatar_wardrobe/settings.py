@@ -34,6 +34,7 @@ class RenderSettings:
     msaa: int = 4           # 0 is fastest; 4 looks best offline
     pbr: bool = True        # simplepbr shading
     body_lod: str = "auto"  # the avatar's triangles: "auto" (the coarse list while it is small on screen), "full", "low"
+    cull_hidden_insides: bool = True  # garments: the inner side drawn only near openings (hems, cuffs, collars)
 
 
 @dataclass

@@ -15,13 +15,13 @@ seam move the same way (no cracks). A cluster with no such position stays as it 
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-WELD_M = 1e-6        # vertices this close are one point of the surface (split only for UVs/normals)
+from ..mesh_topology import components, face_edges, weld
+
 DEFAULT_CELL_M = 0.015  # the limbs and trunk: 27k -> 8.5k triangles on the default avatar, the same look at ~400 px
 FACE_CELL_M = 0.006     # the head: at 0.015 the lips and eyelids merged (the mouth looked open at 400 px tall)
 FINE_REGIONS = ("head",)
+FINE_STEP_M = 1e-6      # cell sizes closer than this are one size
 
 
 def cell_sizes(regions: np.ndarray) -> np.ndarray:
@@ -30,15 +30,6 @@ def cell_sizes(regions: np.ndarray) -> np.ndarray:
 
     fine = np.isin(regions, [BODY_REGIONS.index(name) for name in FINE_REGIONS])
     return np.where(fine, FACE_CELL_M, DEFAULT_CELL_M)
-
-
-def _components(edges: np.ndarray, count: int) -> np.ndarray:
-    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    return connected_components(graph, directed=False)[1]
-
-
-def _edges(faces: np.ndarray) -> np.ndarray:
-    return np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
 
 
 def _first_per_group(groups: np.ndarray, order_key: np.ndarray) -> np.ndarray:
@@ -58,24 +49,21 @@ def cluster_faces(positions: np.ndarray, faces: np.ndarray, cell_m=DEFAULT_CELL_
     faces = np.asarray(faces, np.int64)
     if not len(faces):
         return faces.reshape(0, 3), np.zeros(0, np.int64)
-    _, weld = np.unique(np.round(positions / WELD_M).astype(np.int64), axis=0, return_inverse=True)
-    weld = weld.ravel()
-    points = np.zeros((weld.max() + 1, 3))
-    points[weld] = positions
+    welded, points = weld(positions)
     size = np.zeros(len(points))
-    size[weld] = np.broadcast_to(np.asarray(cell_m, np.float64), (len(positions),))
-    island = _components(_edges(faces), len(positions))
+    size[welded] = np.broadcast_to(np.asarray(cell_m, np.float64), (len(positions),))
+    island = components(face_edges(faces), len(positions))
 
     # Clusters: welded points joined by a welded edge inside one grid cell (of one size).
-    grid = np.column_stack([np.floor(points / size[:, None]).astype(np.int64), np.round(size / WELD_M)])
-    _, cell = np.unique(grid.astype(np.int64), axis=0, return_inverse=True)
+    grid = np.column_stack([np.floor(points / size[:, None]), np.round(size / FINE_STEP_M)]).astype(np.int64)
+    _, cell = np.unique(grid, axis=0, return_inverse=True)
     cell = cell.ravel()
-    wedges = _edges(weld[faces])
-    cluster = _components(wedges[cell[wedges[:, 0]] == cell[wedges[:, 1]]], len(points))
+    wedges = face_edges(welded[faces])
+    cluster = components(wedges[cell[wedges[:, 0]] == cell[wedges[:, 1]]], len(points))
 
     # Islands per welded point and per cluster; a point is a candidate centre of its cluster
     # when it has a copy on every island the cluster touches.
-    pairs = np.unique(np.column_stack([weld, island]), axis=0)
+    pairs = np.unique(np.column_stack([welded, island]), axis=0)
     islands_of_point = np.bincount(pairs[:, 0], minlength=len(points))
     cluster_pairs = np.unique(np.column_stack([cluster[pairs[:, 0]], pairs[:, 1]]), axis=0)
     islands_of_cluster = np.bincount(cluster_pairs[:, 0], minlength=cluster.max() + 1)
@@ -94,9 +82,9 @@ def cluster_faces(positions: np.ndarray, faces: np.ndarray, cell_m=DEFAULT_CELL_
 
     # Each vertex goes to the copy of its target point on its own island.
     islands = island.max() + 1
-    key = weld * islands + island
+    key = welded * islands + island
     keys, first = np.unique(key, return_index=True)
-    wanted = target[weld] * islands + island
+    wanted = target[welded] * islands + island
     slot = np.searchsorted(keys, wanted)
     vertex_map = first[slot]
     assert np.array_equal(keys[slot], wanted), "a collapse target has no copy on the vertex's island"

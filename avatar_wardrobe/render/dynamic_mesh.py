@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-from panda3d.core import (Geom, GeomEnums, GeomNode, GeomTriangles, GeomVertexArrayFormat, GeomVertexData,
-                          GeomVertexFormat, InternalName, Material, PNMImage, StringStream, Texture,
-                          TextureStage, TransparencyAttrib, Vec4)
+from panda3d.core import (CullFaceAttrib, Geom, GeomEnums, GeomNode, GeomTriangles, GeomVertexArrayFormat,
+                          GeomVertexData, GeomVertexFormat, InternalName, Material, PNMImage, RenderState,
+                          StringStream, Texture, TextureStage, TransparencyAttrib, Vec4)
 
 from ..errors import WardrobeError
 from .avatar_actor import GLTF_TO_PANDA
@@ -100,7 +100,11 @@ class DynamicMesh:
     """Triangles with static UVs/colours and positions/normals replaced per frame (glTF frame in)."""
 
     def __init__(self, name: str, faces: np.ndarray, uvs: np.ndarray, colors: np.ndarray | None = None,
-                 parts: list[tuple[int, int, int]] | None = None):
+                 parts: list[tuple[int, int, int]] | None = None, closed: np.ndarray | None = None):
+        """closed: (T,) bool, faces whose inside no one can see (garments/openings.py): those are
+        drawn front side only even where the material is two-sided (each part then holds two Geoms,
+        one per side rule). llvmpipe's cost goes with triangles, and a two-sided garment's inner
+        faces were a fifth of the demo's draw."""
         n = len(uvs)
         self.count = n
         self.vdata = GeomVertexData(name, FORMAT, GeomEnums.UH_dynamic)
@@ -114,18 +118,25 @@ class DynamicMesh:
         self._static = static                          # UVs + colours, reused by set_colors
         self.parts = parts or [(0, len(faces), 0)]
         self.nodes = []  # one GeomNode per part (material), all sharing the vertex data
+        front_only = RenderState.make(CullFaceAttrib.makeDefault())
         for first, count, _material in self.parts:
             part = np.asarray(faces[first:first + count])
-            tris = GeomTriangles(GeomEnums.UH_static)
-            tris.setIndexType(GeomEnums.NT_uint32)
-            tris.modifyVertices().uncleanSetNumRows(count * 3)
-            tris.modifyVertices().modifyHandle().copyDataFrom(
-                np.ascontiguousarray(part[cache_order(part, n)], np.uint32).ravel())
-            geom = Geom(self.vdata)
-            geom.addPrimitive(tris)
+            shut = np.zeros(len(part), bool) if closed is None else np.asarray(closed[first:first + count], bool)
             node = GeomNode(f"{name}_{len(self.nodes)}")
-            node.addGeom(geom)
+            for group, state in ((part[~shut], RenderState.makeEmpty()), (part[shut], front_only)):
+                if len(group):
+                    node.addGeom(self._geom(group), state)
             self.nodes.append(node)
+
+    def _geom(self, faces: np.ndarray) -> Geom:
+        tris = GeomTriangles(GeomEnums.UH_static)
+        tris.setIndexType(GeomEnums.NT_uint32)
+        tris.modifyVertices().uncleanSetNumRows(len(faces) * 3)
+        tris.modifyVertices().modifyHandle().copyDataFrom(
+            np.ascontiguousarray(faces[cache_order(faces, self.count)], np.uint32).ravel())
+        geom = Geom(self.vdata)
+        geom.addPrimitive(tris)
+        return geom
 
     def update(self, positions: np.ndarray, normals: np.ndarray) -> None:
         """Replace positions and normals ((V, 3) each, glTF frame)."""

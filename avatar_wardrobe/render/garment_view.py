@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..garments.garment import Garment
+from ..garments.openings import near_openings
 from .dynamic_mesh import DynamicMesh, apply_material, load_texture
 
 
@@ -15,10 +16,12 @@ def panda_uvs(gltf_uvs: np.ndarray) -> np.ndarray:
 class GarmentView:
     """One garment under `parent`; `show(positions, normals)` each frame (glTF frame, metres)."""
 
-    def __init__(self, garment: Garment, parent):
+    def __init__(self, garment: Garment, parent, cull_insides: bool = True):
+        """cull_insides: draw the inner side only near the openings (garments/openings.py)."""
         self.garment = garment
         self.uvs = panda_uvs(garment.uvs)
-        self.mesh = DynamicMesh(garment.name, garment.faces, self.uvs, garment.colors, garment.parts)
+        closed = ~near_openings(garment.positions, garment.faces) if cull_insides else None
+        self.mesh = DynamicMesh(garment.name, garment.faces, self.uvs, garment.colors, garment.parts, closed)
         self.root = parent.attachNewNode(f"garment_{garment.name}")
         self.part_paths = []
         textures: dict[int, object] = {}

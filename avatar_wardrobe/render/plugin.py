@@ -340,7 +340,7 @@ class Wardrobe:
             raise WardrobeError(f"garment {garment.name} is skinned to bones this avatar lacks: "
                                 "rig it to the avatar's skeleton (see docs/garment-format.md).") from None
         sim = self._simulator(fitted) if self.cloth_enabled else None
-        self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node), joints, sim)
+        self._worn[garment.meta.slot] = _Worn(garment, fitted, GarmentView(fitted, self.actor.node, self.scene.render.cull_hidden_insides), joints, sim)
         self._update_hiding()
         self._update_order()
         if self.pose is not None:

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from avatar_wardrobe.avatar.lod import DEFAULT_CELL_M, _components, _edges, cell_sizes, cluster_faces
+from avatar_wardrobe.avatar.lod import DEFAULT_CELL_M, cell_sizes, cluster_faces
 from avatar_wardrobe.avatar.model import load_avatar
 from avatar_wardrobe.garments.garment import BODY_REGIONS
+from avatar_wardrobe.mesh_topology import components, face_edges, weld
 from avatar_wardrobe.settings import MODELS_DIR
 
 AVATARS = sorted((MODELS_DIR / "avatar").glob("*.glb"))
@@ -14,8 +15,8 @@ MIN_HEAD_SHARE = 0.3        # ...but at least this share of the head's (finer ce
 
 def _welded_boundary(positions, faces):
     """Edges (of the mesh welded by position) used by exactly one face."""
-    _, weld = np.unique(np.round(positions * 1e6).astype(np.int64), axis=0, return_inverse=True)
-    e = np.sort(_edges(weld.ravel()[faces]), axis=1)
+    welded, _ = weld(positions)
+    e = np.sort(face_edges(welded[faces]), axis=1)
     _, counts = np.unique(e, axis=0, return_counts=True)
     return int((counts == 1).sum())
 
@@ -39,7 +40,7 @@ def test_coarse_list_keeps_the_vertices_and_drops_most_triangles(body):
 
 def test_no_cracks_and_every_face_stays_on_its_uv_island(body):
     faces, source = cluster_faces(body.positions, body.faces, cell_sizes(body.regions))
-    island = _components(_edges(body.faces), len(body.positions))
+    island = components(face_edges(body.faces), len(body.positions))
     # The texture stays continuous: a coarse face's corners are on its source face's island.
     assert (island[faces] == island[body.faces[source]][:, :1]).all()
     # Both sides of every seam moved alike: no open edges beyond those the body had.
@@ -71,7 +72,7 @@ def test_a_seam_does_not_open_on_a_split_grid():
     coarse, source = cluster_faces(pos, faces, 0.12)
     assert 0 < len(coarse) < len(faces) / 4
     assert _welded_boundary(pos, coarse) <= _welded_boundary(pos, faces)
-    island = _components(_edges(faces), len(pos))
+    island = components(face_edges(faces), len(pos))
     assert (island[coarse] == island[coarse][:, :1]).all()
 
 

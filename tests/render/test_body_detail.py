@@ -31,7 +31,7 @@ def test_want_low_follows_the_mode_and_switches_back_with_a_margin():
 @pytest.fixture
 def wardrobe(panda_base):
     w = Wardrobe(panda_base)
-    cam = panda_base.cam
+    cam = panda_base.camera  # the camera's rig (a studio places it; base.cam sits at its origin)
     saved = cam.getPos(), cam.getHpr()
     yield panda_base, w
     cam.setPos(saved[0])
@@ -41,8 +41,8 @@ def wardrobe(panda_base):
 
 def _look_from(base, w, distance):
     middle = w.node.getPos(base.render) + (0, 0, w.avatar.height_m / 2)
-    base.cam.setPos(middle + (0, -distance, 0))
-    base.cam.lookAt(middle)
+    base.camera.setPos(middle + (0, -distance, 0))
+    base.camera.lookAt(middle)
 
 
 def _projected_height(base, node):

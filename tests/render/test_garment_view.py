@@ -59,3 +59,63 @@ def test_the_top_of_the_texture_is_drawn_at_the_top_of_the_garment(panda_base):
         view.remove()
         camera.setPos(old[0])
         camera.setHpr(old[1])
+
+
+def _garment_from(positions, faces) -> Garment:
+    n = len(positions)
+    normals = positions * (1, 0, 1)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    return Garment(name="tube", meta=GarmentMeta(slot="top", layer=1, fabric="cotton", size="M"),
+                   positions=positions.astype(np.float32), normals=normals.astype(np.float32),
+                   uvs=np.zeros((n, 2), np.float32), faces=faces, parts=[(0, len(faces), 0)],
+                   materials=[GarmentMaterial(name="red", base_color=(0.8, 0.1, 0.1, 1), double_sided=True)],
+                   pin=np.zeros(n, np.float32), max_distance=np.zeros(n, np.float32))
+
+
+def _shot(panda_base, view, at, look):
+    camera = panda_base.camera
+    camera.setPos(*at)
+    camera.lookAt(*look)
+    grabber = FrameGrabber(panda_base)
+    grabber.render()
+    return grabber.render().astype(int)
+
+
+def test_insides_are_drawn_near_the_openings_only_and_the_outside_looks_the_same(panda_base):
+    from panda3d.core import CullFaceAttrib
+
+    from avatar_wardrobe.garments.openings import near_openings
+    from garments.test_openings import tube
+
+    pos, faces = tube()
+    garment = _garment_from(pos, faces)
+    camera, lens = panda_base.camera, panda_base.camLens
+    old = camera.getPos(), camera.getHpr(), lens.getNear()
+    lens.setNear(0.01)  # the inside shot stands 0.1 m from the wall
+    views = [GarmentView(garment, panda_base.render, cull_insides=c) for c in (True, False)]
+    try:
+        culled, both = views
+        node = culled.part_paths[0].node()
+        near = near_openings(garment.positions, faces)
+        assert node.getNumGeoms() == 2 and both.part_paths[0].node().getNumGeoms() == 1
+        assert node.getGeom(0).getPrimitive(0).getNumPrimitives() == near.sum()
+        assert node.getGeom(1).getPrimitive(0).getNumPrimitives() == (~near).sum()
+        cull = node.getGeomState(1).getAttrib(CullFaceAttrib)
+        assert cull is not None and cull.getEffectiveMode() == CullFaceAttrib.M_cull_clockwise
+        shots = {}
+        for name, view in zip(("culled", "both"), views):
+            views[1 - views.index(view)].root.hide()
+            view.root.show()
+            shots[name] = [_shot(panda_base, view, (0, -3, 0.6), (0, 0, 0.6)),     # from the side
+                           _shot(panda_base, view, (0, -0.1, 0.05), (0, 0.15, 0.0))]  # inside, by the lower opening
+        side = np.abs(shots["culled"][0] - shots["both"][0]).sum(axis=2) > 40
+        assert side.sum() == 0, "the outside must look the same"
+        background = np.median(shots["culled"][0].reshape(-1, 3), axis=0)
+        wall = np.abs(shots["culled"][1] - background).sum(axis=2) > 40
+        assert wall.mean() > 0.2, "the inside wall by the opening must still be drawn"
+    finally:
+        for view in views:
+            view.remove()
+        camera.setPos(old[0])
+        camera.setHpr(old[1])
+        lens.setNear(old[2])
