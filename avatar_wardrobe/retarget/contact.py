@@ -50,10 +50,12 @@ class FootContact:
     def _flat(self, v: np.ndarray) -> np.ndarray:
         return v - np.dot(v, self.up) * self.up
 
-    def update(self, rotations: np.ndarray, root_offset: np.ndarray) -> np.ndarray:
+    def update(self, rotations: np.ndarray, root_offset: np.ndarray, posed: np.ndarray | None = None) -> np.ndarray:
         """The root offset for this frame: `root_offset` (the solver's vertical grounding) plus the
-        horizontal travel that keeps planted feet where they were put down."""
-        posed = self.skeleton.positions(rotations, root_offset)
+        horizontal travel that keeps planted feet where they were put down. `posed`: the joints'
+        world positions for these rotations and root offset, when the caller has them."""
+        if posed is None:
+            posed = self.skeleton.positions(rotations, root_offset)
         wanted = []
         for s, joints in self._joints.items():
             lift = posed[joints] @ self.up - self._rest_height[s]

@@ -159,9 +159,10 @@ class PoseFilter:
                 self._fade_from = None
         self._last_out = rot
         mats = quat_to_matrix(rot)
-        root = self.solver.ground_offset(mats)
+        posed = self.solver.skeleton.positions(mats)  # once for both: a root offset moves every joint alike
+        root = self.solver.ground_offset(mats, posed)
         if self.contact is not None:
-            root = self.contact.update(mats, root)
+            root = self.contact.update(mats, root, posed + root)
         return Pose(marks.index, marks.time_s, rot, root)
 
     def _apply_gate(self, rot: np.ndarray, weights: dict[str, float]) -> np.ndarray:

@@ -545,8 +545,10 @@ class Solver:
         r0, r0_t, axis = self._limit_frames[j]
         return v3.mat_mul(r0, clamp_rows(v3.mat_mul(r0_t, local), axis, limit))
 
-    def ground_offset(self, rotations: np.ndarray) -> np.ndarray:
-        """Root offset along the rig's up that keeps the lowest foot joint at its rest height."""
-        posed = self.skeleton.positions(rotations)
+    def ground_offset(self, rotations: np.ndarray, posed: np.ndarray | None = None) -> np.ndarray:
+        """Root offset along the rig's up that keeps the lowest foot joint at its rest height
+        (`posed`: the joints' world positions for these rotations, when the caller has them)."""
+        if posed is None:
+            posed = self.skeleton.positions(rotations)
         drop = self._rest_floor - float((posed[self._feet] @ self.up).min())
         return drop * self.up
