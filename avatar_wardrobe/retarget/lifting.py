@@ -82,13 +82,14 @@ TEMPORAL_OVER_ANATOMY = True
 
 # TREE edges whose lengths measure the scale (not the hand and foot ones, SCALE_SKIPS).
 SCALE_EDGES = tuple((p, c) for p, c in TREE if c.split("_", 1)[-1] not in SCALE_SKIPS)
-_LIFTED_INDEX = np.array([lm.INDEX[c] for _, c in TREE if c in lm.INDEX])  # result rows the tree sets
+_LIFTED = tuple(c for _, c in TREE if c in lm.INDEX)  # the landmarks the tree places, and their rows
+_LIFTED_INDEX = np.array([lm.INDEX[c] for c in _LIFTED])
 _HEAD_INDEX = np.array([lm.INDEX[n] for n in HEAD])
 TINY = 1e-12  # the smallest length a direction is divided by
 
 
 def _named(points: np.ndarray) -> dict[str, tuple]:
-    """Landmarks (33, D) by name as lists of floats, with the virtual mid_hip and mid_shoulder."""
+    """Landmarks (33, 3) by name as lists of floats, with the virtual mid_hip and mid_shoulder."""
     out = dict(zip(lm.NAMES, points.tolist()))
     out["mid_hip"] = v3.mid(out["left_hip"], out["right_hip"])
     out["mid_shoulder"] = v3.mid(out["left_shoulder"], out["right_shoulder"])
@@ -157,7 +158,9 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
     known = lengths or {}
     w, h = image_size
     world = np.asarray(world, dtype=np.float64)
-    img = _named(np.asarray(image, dtype=np.float64)[:, :2] * (w, h))  # pixels
+    px = np.zeros((len(image), 3))
+    px[:, :2] = np.asarray(image, dtype=np.float64)[:, :2] * (w, h)
+    img = _named(px)  # pixels (z = 0)
     wld = _named(world)
     pri = wld if prior is None else _named(np.asarray(prior, dtype=np.float64))
     prev = None if previous is None else _named(np.asarray(previous, dtype=np.float64))
@@ -206,7 +209,7 @@ def lift(image: np.ndarray, world: np.ndarray, image_size: tuple[int, int],
             lifted = v3.scale(_unit(d), v3.norm(lifted))
         out[child] = v3.add(out[parent], lifted)
     result = world.copy()
-    result[_LIFTED_INDEX] = np.array([out[c] for _, c in TREE if c in lm.INDEX]) - root
+    result[_LIFTED_INDEX] = np.array([out[c] for c in _LIFTED]) - root
     shift = v3.sub(v3.sub(out["mid_shoulder"], root), wld["mid_shoulder"])
     result[_HEAD_INDEX] = world[_HEAD_INDEX] + shift  # the face rides on the lifted shoulders, rigidly
     return result

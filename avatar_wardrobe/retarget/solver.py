@@ -510,9 +510,9 @@ class Solver:
 
     # -- local rotations, limits, ground ------------------------------------------------------
     def to_local(self, deltas: dict[int, np.ndarray], limits: bool = True) -> np.ndarray:
-        """World deltas (joint index -> 3x3) -> local rotation matrices (J, 3, 3) within the joint
-        limits. Joints without a delta keep their bind rotation relative to their parent; a
-        limited joint's children still turn to where their own deltas say."""
+        """World deltas (joint index -> 3x3, numpy or retarget.vec3 rows) -> local rotation matrices
+        (J, 3, 3) within the joint limits. Joints without a delta keep their bind rotation relative
+        to their parent; a limited joint's children still turn to where their own deltas say."""
         rest_world, local = self._rest_world_rows, list(self._rest_local_rows)
         # World rotations are needed only above a joint with a delta (not down the fingers).
         carried = self._carried if deltas.keys() <= self._carried_for else None

@@ -34,8 +34,8 @@ def div(a, s: float) -> Vec:
 
 
 def mid(a, b) -> Vec:
-    """(a + b) / 2, componentwise (any length)."""
-    return tuple((x + y) / 2 for x, y in zip(a, b))
+    """(a + b) / 2."""
+    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2)
 
 
 def dot(a, b) -> float:
