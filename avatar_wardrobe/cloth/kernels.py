@@ -295,28 +295,45 @@ def surface_grid(surface, cell, pad):
 
 @_jit
 def _band(dims, start, rings):
-    """(cells,) bool: cells within `rings` cells of one that holds a surface point."""
-    band = np.zeros(dims[0] * dims[1] * dims[2], np.bool_)
-    for x in range(dims[0]):
-        for y in range(dims[1]):
-            for z in range(dims[2]):
-                k = (x * dims[1] + y) * dims[2] + z
-                if start[k + 1] == start[k]:
-                    continue
-                for a in range(max(x - rings, 0), min(x + rings, dims[0] - 1) + 1):
-                    for b in range(max(y - rings, 0), min(y + rings, dims[1] - 1) + 1):
-                        for c in range(max(z - rings, 0), min(z + rings, dims[2] - 1) + 1):
-                            band[(a * dims[1] + b) * dims[2] + c] = True
-    return band
+    """(cells,) bool: cells within `rings` cells (Chebyshev) of one that holds a surface point: the
+    occupied cells dilated along x, then y, then z (a box dilation is separable)."""
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    cur = np.zeros((nx, ny, nz), np.bool_)
+    for x in range(nx):
+        for y in range(ny):
+            for z in range(nz):
+                k = (x * ny + y) * nz + z
+                cur[x, y, z] = start[k + 1] > start[k]
+    for axis in range(3):
+        nxt = np.zeros((nx, ny, nz), np.bool_)
+        n = dims[axis]
+        for x in range(nx):
+            for y in range(ny):
+                for z in range(nz):
+                    if not cur[x, y, z]:
+                        continue
+                    c = x if axis == 0 else y if axis == 1 else z
+                    for d in range(max(c - rings, 0), min(c + rings, n - 1) + 1):
+                        if axis == 0:
+                            nxt[d, y, z] = True
+                        elif axis == 1:
+                            nxt[x, d, z] = True
+                        else:
+                            nxt[x, y, d] = True
+        cur = nxt
+    return cur.ravel()
 
 
 @_jit
 def _nearest(px, py, pz, surface, origin, dims, start, order, cell, reach):
     """Index of the surface point nearest p if one lies within reach (rings of grid cells, nearest
-    first), else -1."""
-    ix = int(np.floor((px - origin[0]) / cell))
-    iy = int(np.floor((py - origin[1]) / cell))
-    iz = int(np.floor((pz - origin[2]) / cell))
+    first), else -1. After ring r every point not yet seen is at least r cells plus p's distance to
+    its own cell's nearest face away, so the walk stops as soon as the best is nearer than that (at
+    ring 0 for most points: 1 cell looked at instead of 27)."""
+    gx, gy, gz = (px - origin[0]) / cell, (py - origin[1]) / cell, (pz - origin[2]) / cell
+    ix, iy, iz = int(np.floor(gx)), int(np.floor(gy)), int(np.floor(gz))
+    fx, fy, fz = gx - ix, gy - iy, gz - iz
+    edge = min(fx, 1.0 - fx, fy, 1.0 - fy, fz, 1.0 - fz) * cell
     rings = int(np.ceil(reach / cell))
     if (ix < -rings or iy < -rings or iz < -rings or ix >= dims[0] + rings or iy >= dims[1] + rings
             or iz >= dims[2] + rings):
@@ -335,8 +352,8 @@ def _nearest(px, py, pz, surface, origin, dims, start, order, cell, reach):
                         d2 = dx * dx + dy * dy + dz * dz
                         if d2 < best_d2:
                             best, best_d2 = v, d2
-        if best >= 0 and best_d2 <= (r * cell) ** 2:
-            break  # every point not yet seen is at least r cells away
+        if best >= 0 and best_d2 <= (edge + r * cell) ** 2:
+            break  # every point not yet seen is farther
     return best
 
 
