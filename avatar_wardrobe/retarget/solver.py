@@ -412,7 +412,8 @@ class Solver:
         roll = math.atan2(roll_c, max(up_c, EPS)) * TORSO_ROLL_GAIN
         roll = min(math.radians(TORSO_ROLL_LIMIT_DEG), max(-math.radians(TORSO_ROLL_LIMIT_DEG), roll))
         lean_up = v3.mat_vec(heading, v3.unit((math.tan(roll), 1.0, math.tan(pitch))))
-        chest = v3.mat_mul(v3.frame(lean_up, v3.sub(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder"))), self._body_t)
+        shoulder_line = v3.sub(_lm(pts, "l", "shoulder"), _lm(pts, "r", "shoulder"))
+        chest = v3.mat_mul(v3.frame(lean_up, shoulder_line), self._body_t)
         pelvis_up = v3.mat_vec(v3.slerp(v3.IDENTITY, v3.rotation_between(up, lean_up), PELVIS_TILT_SHARE), up)
         pelvis = v3.mat_mul(v3.frame(pelvis_up, hip_line), self._body_t)
         deltas[self.j[self.rig.hips]] = pelvis
