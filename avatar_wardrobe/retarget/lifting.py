@@ -88,7 +88,7 @@ _HEAD_INDEX = np.array([lm.INDEX[n] for n in HEAD])
 TINY = 1e-12  # the smallest length a direction is divided by
 
 
-def _named(points: np.ndarray) -> dict[str, tuple]:
+def _named(points: np.ndarray) -> dict[str, v3.Vec]:
     """Landmarks (33, 3) by name as lists of floats, with the virtual mid_hip and mid_shoulder."""
     out = dict(zip(lm.NAMES, points.tolist()))
     out["mid_hip"] = v3.mid(out["left_hip"], out["right_hip"])
