@@ -64,7 +64,8 @@ def _demo(args):
 
     return jobs.demo(args.out, args.frames, args.window or None, args.scene, refine=args.refine,
                      pipeline=not args.serial,
-                     lp_threads=jobs.RENDER_LP_THREADS if args.lp_threads is None else args.lp_threads or None)
+                     lp_threads=jobs.RENDER_LP_THREADS if args.lp_threads is None
+                     else None if args.lp_threads < 0 else args.lp_threads)
 
 
 def _track(args):
@@ -110,8 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--serial", action="store_true",
                    help="dress and draw one after another (default: dress the next frame while drawing this one)")
     d.add_argument("--lp-threads", type=int, default=None,
-                   help="llvmpipe render threads with the pipeline (default 1: the dress thread has the other "
-                        "core; 0: one per core)")
+                   help="llvmpipe render threads with the pipeline (default 0: llvmpipe draws in the drawing "
+                        "thread and the dress thread has the other core; -1: one per core)")
     d.set_defaults(handler=_demo)
 
     t = sub.add_parser("track", help="record landmarks and solved rotations from a video, folder or webcam")

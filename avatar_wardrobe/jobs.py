@@ -18,9 +18,11 @@ from .settings import SceneSettings, load_scene, model_path
 
 ROTATION_DECIMALS = 5
 # llvmpipe threads when a helper thread dresses the next frame beside the draw: on two cores the
-# dress thread is the slower stage, and a second render thread takes its core (demo, alternating
-# runs: docs/bench/demo_pipeline.json).
-RENDER_LP_THREADS = 1
+# dress thread is the slower stage, and a render thread of llvmpipe's own takes its core. 0: llvmpipe
+# rasterizes in the drawing thread, so two threads share the two cores (demo, three alternating pairs
+# at 00:16 on 2026-11-29: 0.88-0.93x real time against 0.85-0.87x with 1; 1 had beaten one per core;
+# docs/bench/demo_pipeline.json).
+RENDER_LP_THREADS = 0
 
 
 class StageTimer:
