@@ -55,7 +55,7 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--scene", default=None)
     p.add_argument("--refine", choices=REFINE_CHOICES, default="off")
     p.add_argument("--cloth-vertices", type=int, default=None, help="sim mesh nodes per garment")
-    p.add_argument("--lp-threads", type=int, default=None, help="llvmpipe render threads (default 1)")
+    p.add_argument("--lp-threads", type=int, default=None, help="llvmpipe render threads (default 0: in the drawing thread)")
     p.add_argument("--out", default=None, help="also write the shown frames to this video")
     p.add_argument("--pbr", action="store_true", help="simplepbr shading (about 5x the lite shading's render cost)")
     p.add_argument("--no-pipeline", action="store_true",
@@ -70,7 +70,7 @@ def register(subparsers, bench_subparsers) -> None:
     b.add_argument("--seconds", type=float, default=20.0, help="seconds each loop runs")
     b.add_argument("--refine", choices=REFINE_CHOICES, default="off")
     b.add_argument("--cloth-vertices", type=int, default=1000, help="sim mesh node budget of the t-shirt")
-    b.add_argument("--lp-threads", type=int, default=None, help="llvmpipe threads in the scene process (default 1)")
+    b.add_argument("--lp-threads", type=int, default=None, help="llvmpipe threads in the scene process (default 0: in the drawing thread)")
     b.add_argument("--torch-threads", type=int, default=None, help="refiner threads in the scene process (default 1)")
     b.add_argument("--pbr", action="store_true", help="simplepbr shading instead of the lite shading (render/lite.py)")
     b.add_argument("--no-serial", action="store_true", help="skip the serial baseline")

@@ -13,7 +13,9 @@ from ..settings import SceneSettings, load_scene
 
 CLOTH_WORKER_NICE = 10       # the cloth workers' nice steps below the scene (with cloth_lag; 0 without it, where
                              # the frame waits for them): on two cores they then yield to the draw and MediaPipe
-DEFAULT_LP_THREADS = 1        # llvmpipe threads in the scene process (it has one core; see live/bench.py)
+DEFAULT_LP_THREADS = 0        # llvmpipe threads in the scene process: 0, it draws in the drawing thread (the scene
+                             # has about one core; two alternating pairs of 15 s bench runs at 00:20 on 2026-11-29:
+                             # 450 / 450 frames shown against 445-447 / 450 with one llvmpipe thread)
 DEFAULT_TORCH_THREADS = 1     # torch intra-op threads for the refiner in the scene process
 DEFAULT_CLOTH_VERTICES = 1000
 BENCH_OUTFIT = ("garments/tshirt_M.glb",)  # one simulated garment
