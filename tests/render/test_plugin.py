@@ -112,3 +112,19 @@ def test_cloth_in_worker_processes_dresses_the_same_frames(panda_base):
             except ChildProcessError:
                 pass
             assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_settle_builds_the_cloth_before_the_first_frame(panda_base):
+    marks = timed(make_landmarks(**ARM_OUT), 0)
+    wardrobe = Wardrobe(panda_base)  # the default outfit: t-shirt and trousers, simulated
+    try:
+        sims = [w.sim for w in wardrobe._worn.values() if w.sim is not None]
+        assert sims and all(s.world is None for s in sims), "the cloth is built lazily, on the first frame"
+        wardrobe.settle(marks)
+        worlds = [s.world for s in sims]
+        assert all(w is not None for w in worlds)
+        wardrobe.apply(wardrobe.prepare(marks))
+        assert [s.world for s in sims] == worlds, "the first frame stepped the settled cloth, not a new one"
+        assert all(s.frame >= 1 for s in sims)
+    finally:
+        wardrobe.remove()
