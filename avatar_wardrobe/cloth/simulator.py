@@ -120,6 +120,10 @@ process stepping both variants frame by frame):
 - adaptive substeps bounded by the proxy points the cloth can reach (not the proxies' far ends):
   the trousers' 3.56 steps/frame stayed 3.57 (their calves really sweep 15 cm a frame at p90 in
   the high-knee motion); the t-shirt's 2.28 -> 2.25.
+Fault storms (session 8): a fault within STORM_WINDOW_FRAMES of the last one leaves the garment
+skinned for a back-off (4, 8, ... 32 frames) before the rebuild, instead of rebuilding into the pose
+that tore it. jacket_M on the bundled motion: 6 resets (4 on frames 116-119, each rebuild caught
+again) -> 2; trousers_M on the 2-minute soak: 7 -> 6. Every fault is still counted.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
@@ -181,6 +185,11 @@ STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this 
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
                              # passes left the skirt at 1.24, 100 at 1.109; these: 1.095, ~+0.5 ms on the skirt)
 WORLDS = ("classic", "deformable")
+STORM_WINDOW_FRAMES = 10     # a fault this soon after the last one (in simulated frames) is a storm: the pose that tore
+                             # the cloth is still there, and a rebuild at once is caught again (jacket_M on the bundled
+                             # motion: 4 rebuilds on frames 116-119, each ~0.1-0.3 s)...
+BACKOFF_FRAMES = 4           # ...so the garment stays skinned this many frames first, twice as long each storm
+MAX_BACKOFF_FRAMES = 32      # fault in a row, up to this
 MAX_LATE_FRAMES = 2          # a worker's physics that fell behind catches up over at most this many frames more in
                              # one advance (the proxies then sweep those frames' motion in that frame's steps)
 
@@ -596,6 +605,9 @@ class GarmentSim:
         self._ramp = 1.0
         self._prev: tuple | None = None  # (skin, ProxyPose, _Frames, nodes, skinned nodes)
         self.failure = ""                # why the physics could not start (the garment is then skinned)
+        self.paused = 0                  # frames the garment stays skinned before its cloth is rebuilt (a fault storm)
+        self._storm = 0                  # faults in a row, each within STORM_WINDOW_FRAMES of the last
+        self._last_fault = -STORM_WINDOW_FRAMES - 1
         self._pending = None             # the pose follow() showed and advance() has not simulated yet
         self._advancing: _InFlight | None = None  # advance(wait=False)'s physics, sent and not yet collected
         self._late = 0                   # frames the worker's physics is behind (advance skipped them)
@@ -618,6 +630,7 @@ class GarmentSim:
         """(Re)build the cloth: settle it in the rest pose, then blend the body into `pose`."""
         self._discard()
         self.frame = 0
+        self.paused, self._storm = 0, 0
         skin = self._skin(pose)
         if not self.settings.enabled:
             self._prev = None
@@ -647,6 +660,8 @@ class GarmentSim:
         self._finish_advance()
         if not self.settings.enabled or self.failure:
             self._started = self.skinned(pose)
+        elif self.paused:
+            self._started = self._paused_frame(pose)
         elif self._prev is None:
             self._started = self.reset(pose)
         else:
@@ -690,6 +705,9 @@ class GarmentSim:
         waited = (time.perf_counter() - t0) * 1e3
         if not self.settings.enabled or self.failure:
             return self.skinned(pose)
+        if self.paused:
+            self._pending = None
+            return self._paused_frame(pose)
         if self._prev is None:
             self._pending = None
             return self.reset(pose)
@@ -819,12 +837,25 @@ class GarmentSim:
         if fault:
             self.resets += 1
             self.faults[fault] = self.faults.get(fault, 0) + 1
-            self._rebuild(skin, 0, self.settings.max_jump_substeps)
+            self._storm = self._storm + 1 if self.frame - self._last_fault <= STORM_WINDOW_FRAMES else 0
+            self._last_fault = self.frame
+            if self._storm:  # caught again at once: wait before rebuilding (_paused_frame)
+                self.paused = min(BACKOFF_FRAMES << (self._storm - 1), MAX_BACKOFF_FRAMES)
+            else:
+                self._rebuild(skin, 0, self.settings.max_jump_substeps)
             self._ramp = 0.0
         else:
             self._prev = (skin, flight.prox, flight.frames, nodes, skinned_nodes)
             self._ramp = min(1.0, self._ramp + 1.0 / max(self.settings.ramp_frames, 1))
         return skin, nodes, skinned_nodes, fault, {**flight.timings_ms, "readback": (t3 - flight.sent) * 1e3}
+
+    def _paused_frame(self, pose) -> ClothState:
+        """A frame of a fault storm's pause: the garment skinned; on the pause's last frame the cloth
+        is rebuilt on this pose (as after a single fault: fading back in over ramp_frames)."""
+        self.paused -= 1
+        if not self.paused:
+            self._rebuild(self._skin(pose), 0, self.settings.max_jump_substeps)
+        return self.skinned(pose)
 
     def close(self) -> None:
         if self.world is not None:

@@ -49,6 +49,34 @@ def test_a_fault_in_a_shipped_garment_is_reset_within_one_frame(worn, drill, rea
         assert all(np.isfinite(s.positions).all() and not s.fault for s in after)
 
 
+def test_a_fault_storm_pauses_the_cloth_before_rebuilding_it(worn):
+    """A fault right after the last one (the pose that tore the cloth is still there) does not
+    rebuild at once: the garment stays skinned BACKOFF_FRAMES frames, twice as long for a third,
+    then the cloth comes back and steps on."""
+    from avatar_wardrobe.cloth.simulator import BACKOFF_FRAMES
+
+    avatar, proxies, poses, shirt = worn
+    with GarmentSim(shirt, avatar, shirt.meta.fabric, settings=ClothSettings(settle_steps=5), proxies=proxies) as sim:
+        sim.reset(poses[0])
+        sim.step(poses[1])
+        sim.kick([RUNAWAY_KICK_M_S, 0.0, 0.0])
+        assert sim.step(poses[2]).fault == "energy" and sim.paused == 0  # a single fault: rebuilt at once
+        world = sim.world
+        sim.kick([RUNAWAY_KICK_M_S, 0.0, 0.0])
+        assert sim.step(poses[3]).fault == "energy" and sim.paused == BACKOFF_FRAMES  # caught again: a storm
+        for k in range(BACKOFF_FRAMES):
+            pose = poses[4 + k % 4]
+            state = sim.step(pose)
+            assert not state.fault and not state.simulated
+            np.testing.assert_allclose(state.positions, sim.skinned(pose).positions, atol=1e-12)
+        assert sim.paused == 0 and sim.world is not world  # rebuilt on the pause's last frame
+        after = sim.step(poses[7])
+        assert after.simulated and not after.fault and np.isfinite(after.positions).all()
+        sim.kick([RUNAWAY_KICK_M_S, 0.0, 0.0])
+        assert sim.step(poses[7]).fault == "energy" and sim.paused == 2 * BACKOFF_FRAMES  # the next storm waits longer
+        assert sim.resets == 3
+
+
 def test_a_kick_the_anchors_absorb_is_no_fault_and_the_cloth_stays_put(worn):
     """Since only the loose part is simulated, a third of PyBullet's nodes are anchored rows: a
     100 m/s kick on every node is pulled back within the frame (measured: 0.15 m at most), so there
