@@ -18,7 +18,7 @@ from ..records import Pose
 from ..settings import AvatarSettings, MotionSettings, model_path
 from . import procedural, reference
 from .bullet import DEFORMABLE_TIME_STEP
-from .embedding import unique_edges
+from ..mesh_topology import unique_edges
 from .fabrics import fabric as fabric_preset
 from .random_motion import random_motion
 from .simulator import ClothSettings, GarmentSim, SparseSkin

@@ -62,6 +62,7 @@ import numpy as np
 import pybullet as p
 
 from ..errors import WardrobeError
+from ..mesh_topology import components, face_edges
 from ..transforms import matrix_to_quat, quat_to_matrix
 
 DEFAULT_TIME_STEP = 1 / 60
@@ -110,15 +111,10 @@ def _xyzw(q_wxyz: np.ndarray) -> list[float]:
 
 
 def _piece_count(faces: np.ndarray, count: int) -> int:
-    """Edge-connected pieces of a triangle mesh."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
+    """Edge-connected pieces of a triangle mesh (its `count` vertices)."""
     if len(faces) == 0:
         return 0
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    graph = csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(count, count))
-    return int(connected_components(graph, directed=False)[0])
+    return int(components(face_edges(faces), count).max()) + 1
 
 
 @dataclass

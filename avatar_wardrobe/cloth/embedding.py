@@ -7,6 +7,7 @@ from scipy.spatial import cKDTree
 from ..avatar.skinning import vertex_normals
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
+from ..mesh_topology import unique_edges
 from . import kernels
 
 MAX_SIM_VERTICES = 1500      # the issue's budget per garment for the default settings
@@ -14,14 +15,6 @@ DEFAULT_SIM_VERTICES = 1000
 CANDIDATE_TRIANGLES = 8      # nearest sim triangles (by centroid) searched per render vertex
 CELL_SEARCH_STEPS = 24       # bisection steps for the clustering cell size
 PIN_THRESHOLD = 0.5          # a node with pin >= this is anchored
-
-
-def unique_edges(faces: np.ndarray, counts: bool = False):
-    """(E, 2) undirected edges of a triangle list, lower index first; with `counts`, also (E,) how
-    many faces use each (1: an open edge, on a hem or a cut)."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e.sort(axis=1)
-    return np.unique(e, axis=0, return_counts=counts)
 
 
 def _cluster(positions: np.ndarray, cell: float) -> tuple[np.ndarray, int]:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import WardrobeError
 from ..garments.garment import SIZES, Garment
-from .embedding import unique_edges
+from ..mesh_topology import unique_edges
 
 # Heat map: strain (edge length / rest length) -> colour.
 STRAIN_SLACK = 0.97      # at or below: blue (loose, slack cloth)

@@ -6,6 +6,7 @@ import numpy as np
 from ..avatar.skinning import vertex_normals
 from ..errors import WardrobeError
 from ..garments.garment import SIZES, Garment, GarmentMaterial, GarmentMeta
+from ..mesh_topology import components, face_edges
 
 # Ease (metres, along the body normal for the shirt, on the radius for the skirt) per size:
 # S is cut to the skin, so on a body it must stretch; XL hangs loose.
@@ -59,12 +60,7 @@ def _share(body, joints: list[int], count: int) -> np.ndarray:
 
 def _largest_component(faces: np.ndarray, count: int) -> np.ndarray:
     """Faces of the largest edge-connected piece."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]])
-    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(count, count))
-    _, label = connected_components(graph, directed=False)
+    label = components(face_edges(faces), count)
     main = np.bincount(label[faces[:, 0]]).argmax()
     return faces[label[faces[:, 0]] == main]
 

@@ -143,7 +143,8 @@ from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
 from .host import PhysicsHost, RemoteWorld
 from .collide import LIMB_ROLES, BodyBackstop, LimbSkin, PushOut
-from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh, unique_edges
+from ..mesh_topology import components, face_edges, unique_edges
+from .embedding import PIN_THRESHOLD, Embedding, build_sim_mesh
 from .fabrics import Fabric, fabric as get_fabric
 
 # -- fault detection (checked every frame) ------------------------------------------------------
@@ -350,20 +351,11 @@ def _nlerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
     return normalize((1 - t) * q0 + t * sign * q1)
 
 
-def _components(edges: np.ndarray, count: int) -> tuple[int, np.ndarray]:
-    """Connected pieces of the graph of `edges` over `count` nodes: (how many, (count,) piece label)."""
-    from scipy.sparse.csgraph import connected_components
-
-    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    n, label = connected_components(graph, directed=False)
-    return int(n), label
-
-
 def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split a mesh (faces over `nodes`' numbering) into edge-connected pieces: [(nodes, faces)]."""
-    n, label = _components(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]]]), len(nodes))
+    label = components(face_edges(faces), len(nodes))
     out = []
-    for k in range(n):
+    for k in range(int(label.max()) + 1 if len(label) else 0):
         mine = np.flatnonzero(label == k)
         remap = np.full(len(nodes), -1)
         remap[mine] = np.arange(len(mine))
@@ -376,7 +368,7 @@ def _open_edges(faces: np.ndarray, count: int) -> np.ndarray:
     (each hem, cuff or neckline is one connected loop); -1 elsewhere."""
     edges, uses = unique_edges(faces, counts=True)
     edges = edges[uses == 1]
-    _, label = _components(edges, count)
+    label = components(edges, count)
     on = np.zeros(count, bool)
     on[edges.ravel()] = True
     return np.where(on, label, -1)
