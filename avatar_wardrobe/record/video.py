@@ -35,6 +35,10 @@ class VideoWriter:
             raise WardrobeError(f"cannot create the folder for {self.path}: {exc}. Pick another --out.") from None
         self._gen = self._cv = None
         self._yuv = YUV_INPUT and self.size[0] % 2 == 0 and self.size[1] % 2 == 0
+        if self._yuv:
+            import cv2
+
+            self._cv2 = cv2  # imported once, not on every frame
         try:
             import imageio_ffmpeg
 
@@ -54,9 +58,7 @@ class VideoWriter:
         if image.shape[1::-1] != self.size:
             raise WardrobeError(f"frame size {image.shape[1::-1]} differs from the video's {self.size}.")
         if self._gen is not None and self._yuv:
-            import cv2
-
-            self._gen.send(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
+            self._gen.send(self._cv2.cvtColor(image, self._cv2.COLOR_BGR2YUV_I420))
         elif self._gen is not None:
             self._gen.send(np.ascontiguousarray(image))
         else:
