@@ -124,6 +124,13 @@ Fault storms (session 8): a fault within STORM_WINDOW_FRAMES of the last one lea
 skinned for a back-off (4, 8, ... 32 frames) before the rebuild, instead of rebuilding into the pose
 that tore it. jacket_M on the bundled motion: 6 resets (4 on frames 116-119, each rebuild caught
 again) -> 2; trousers_M on the 2-minute soak: 7 -> 6. Every fault is still counted.
+The knee rule (session 9; KNEE_REACH_M, KNEE_TIGHT_MAX_DISTANCE_M): session 7's global 5 mm tight
+threshold, only within 20 cm of a knee. trousers_M: 534 -> 388 PyBullet nodes; 2-minute soak 6
+stretch resets -> 0, 10-minute soak 11 -> 1; bundled motion 0 resets, anchor drift 6.1 -> 4.5 cm,
+stretch p99 1.91 -> 1.98 (skinned edges). Reach 0.10 m: 4 resets in 2 minutes; 0.15 m: 0 but drift
+9.1 cm. The shirt, skirt and t-shirt have no node there: the same to the digit. The same rule at
+the elbows (jacket_M's sleeves): 2 -> 5 resets on the bundled motion, 64 -> 75 in the 2-minute
+soak, so the elbows are left simulated.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
@@ -170,6 +177,9 @@ MAX_DISTANCE_SLOPE = 0.5     # max distance grows at most this much per metre aw
 TIGHT_MAX_DISTANCE_M = 1e-3  # sim nodes with a max distance up to this are skinned, not given to PyBullet...
 RING_ROWS = 2                # ...but for this many rows of them around the loose part, anchored (PyBullet's
                              # anchors give a little under load; rows share it, and absorb a 100 m/s kick)
+KNEE_REACH_M = 0.20          # sim nodes this near a knee (bind pose) are skinned up to KNEE_TIGHT_MAX_DISTANCE_M:
+KNEE_TIGHT_MAX_DISTANCE_M = 5e-3  # near-tight cloth there is pinched between the thigh and calf proxies as the
+                             # knee folds, and tears (trousers_M, 2-minute soak: 6 stretch resets -> 0; docstring)
 PROXY_CLEARANCE_M = 0.003    # PyBullet's capsules end at least this below the cloth's bind-pose nodes (trousers_M on
                              # the bundled motion: 0 -> the energy reset stays, 0.006 -> a drift reset at frame 113,
                              # 0.003 -> none; 1 min soak resets 71 unthinned -> 52 / 49: fragile, trousers only)...
@@ -396,6 +406,17 @@ def _sweep(points: np.ndarray, p0: ProxyPose, p1: ProxyPose) -> float:
     return float(np.sqrt(((b - a) ** 2).sum(axis=2)).max())
 
 
+def _tight_limits(points: np.ndarray, skeleton, rig) -> np.ndarray:
+    """Per sim node, the max distance up to which it is skinned rather than simulated:
+    TIGHT_MAX_DISTANCE_M, or KNEE_TIGHT_MAX_DISTANCE_M within KNEE_REACH_M of a knee."""
+    out = np.full(len(points), TIGHT_MAX_DISTANCE_M)
+    knees = [skeleton.bind_world[skeleton.index(bone), :3, 3] for side in ("l", "r")
+             if (bone := rig.limb("lower_leg", side)) is not None]
+    if knees and len(points):
+        out[cKDTree(np.array(knees)).query(points)[0] <= KNEE_REACH_M] = KNEE_TIGHT_MAX_DISTANCE_M
+    return out
+
+
 def covered_bones(points: np.ndarray, body, skeleton) -> np.ndarray:
     """(J,) bool: bones whose skin the garment mostly covers (a share of the body vertices they
     dominate lies within COVER_DISTANCE_M of the garment)."""
@@ -523,8 +544,9 @@ class GarmentSim:
                                            axis=1)
         self._edge_count = np.bincount(self.edges.ravel(), minlength=len(self.sim.positions))
         self._edges64 = np.ascontiguousarray(self.edges, np.int64)
+        self._tight_limit = _tight_limits(self.sim.positions, sk, avatar.rig)  # (S,) skinned up to this max distance
         # The stretch limit moves only loose nodes: an edge's correction is shared by its loose ends.
-        movable = (self.node_max_distance > TIGHT_MAX_DISTANCE_M).astype(float)
+        movable = (self.node_max_distance > self._tight_limit).astype(float)
         limit = np.flatnonzero(movable[self.edges].any(axis=1))
         self._limit_edges, self._limit_rest = np.ascontiguousarray(self.edges[limit]), self.rest_lengths[limit]
         m = movable[self._limit_edges]
@@ -929,7 +951,7 @@ class GarmentSim:
         them; the ring also holds the loose hems that may barely leave the skin. Without `reduce` (or
         with nothing tight) the whole sim mesh and no ring."""
         count = len(self.sim.positions)
-        loose = self.node_max_distance > TIGHT_MAX_DISTANCE_M
+        loose = self.node_max_distance > self._tight_limit
         if not reduce or loose.all() or not loose.any():
             return np.arange(count), self.sim.faces, np.zeros(0, np.int64)
         a, b = self.edges[:, 0], self.edges[:, 1]

@@ -223,6 +223,47 @@ def test_trousers_hold_their_hems_through_a_deep_knee_bend(avatar, proxies, full
         assert sim.resets == 0, [f for f in faults if f[1]]
 
 
+KNEE_FOLD_START, KNEE_FOLD_END = 560, 600  # the soak's random motion (seed 7): a deep knee bend from 560 on
+
+
+def test_near_tight_cloth_by_the_knee_is_skinned_so_the_fold_cannot_pinch_it(avatar, proxies, full_motion,
+                                                                              monkeypatch):
+    """trousers_M by its knees (KNEE_REACH_M) may leave the skin by up to 5 mm: those nodes are
+    skinned, not simulated, elsewhere only nodes up to 1 mm are. In the soak's random motion the
+    knee folds deep at frame ~581; simulated, the cloth there was caught between the thigh and calf
+    capsules and torn (a stretch fault); skinned, it runs through."""
+    from avatar_wardrobe.cloth import simulator
+    from avatar_wardrobe.cloth.bench import _garment
+    from avatar_wardrobe.cloth.random_motion import random_motion
+    from avatar_wardrobe.cloth.simulator import (KNEE_REACH_M, KNEE_TIGHT_MAX_DISTANCE_M, TIGHT_MAX_DISTANCE_M,
+                                                 _tight_limits)
+
+    sk, rig = avatar.skeleton, avatar.rig
+    knee = sk.bind_world[sk.index(rig.limb("lower_leg", "l")), :3, 3]
+    probe = knee + np.array([[0.0, 0.0, 0.1], [0.0, 0.0, 0.3], [0.0, 0.5, 0.0]])
+    np.testing.assert_array_equal(_tight_limits(probe, sk, rig),
+                                  [KNEE_TIGHT_MAX_DISTANCE_M, TIGHT_MAX_DISTANCE_M, TIGHT_MAX_DISTANCE_M])
+    trousers = _garment("trousers_M", avatar)
+    with GarmentSim(trousers, avatar, proxies=proxies) as sim:
+        near = sim._tight_limit == KNEE_TIGHT_MAX_DISTANCE_M
+        tight_by_knee = near & (sim.node_max_distance > TIGHT_MAX_DISTANCE_M) & \
+            (sim.node_max_distance <= KNEE_TIGHT_MAX_DISTANCE_M)
+        assert tight_by_knee.sum() >= 50
+        assert not np.isin(np.flatnonzero(tight_by_knee), np.setdiff1d(sim.bullet_nodes, sim.pinned)).any()
+        assert np.isin(np.flatnonzero(~near & (sim.node_max_distance > TIGHT_MAX_DISTANCE_M)), sim.bullet_nodes).all()
+    poses = list(random_motion(avatar, full_motion, KNEE_FOLD_END, 30.0, proxies=proxies))
+
+    def faults():
+        with GarmentSim(trousers, avatar, proxies=proxies) as sim:
+            sim.reset(poses[KNEE_FOLD_START])
+            return [i for i in range(KNEE_FOLD_START + 1, KNEE_FOLD_END) if sim.step(poses[i]).fault]
+
+    assert faults() == []
+    monkeypatch.setattr(simulator, "KNEE_REACH_M", -1.0)  # the same run with the knees simulated tears there
+    assert faults(), "the knee fold no longer tears simulated cloth: this test lost its case"
+    assert KNEE_REACH_M > 0
+
+
 RESETS_MEASURED = 12
 RESET_RETAINED_BYTES_MAX = 200_000  # Python memory kept by 12 rebuilds (before the fix: ~85 KB each)
 
