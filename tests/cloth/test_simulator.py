@@ -264,6 +264,30 @@ def test_near_tight_cloth_by_the_knee_is_skinned_so_the_fold_cannot_pinch_it(ava
     assert KNEE_REACH_M > 0
 
 
+JUMP_SWEEP_START, JUMP_AT = 5340, 5400  # the soak's random motion (seed 7): a re-detection jump at 5400
+
+
+def test_a_jump_sweeps_the_limbs_through_the_poses_between_so_the_cloth_does_not_tear(avatar, proxies, shirt,
+                                                                                     full_motion):
+    """At the soak's jump at frame 5400 the arms come down from overhead. Lerping the proxies
+    between the carried old pose and the new one cuts chords: the upper arm went 4.8 cm into the
+    trunk mid-jump and the shirt tore there (a stretch fault). Swept through the poses between (the
+    default), the same jump keeps it whole."""
+    from avatar_wardrobe.cloth.random_motion import random_motion
+
+    poses = list(random_motion(avatar, full_motion, JUMP_AT + 3, 30.0, proxies=proxies))
+
+    def run(mode):
+        with GarmentSim(shirt, avatar, settings=ClothSettings(jump_mode=mode), proxies=proxies) as sim:
+            sim.reset(poses[JUMP_SWEEP_START])
+            faults = [i for i in range(JUMP_SWEEP_START + 1, len(poses)) if sim.step(poses[i]).fault]
+            return sim.jumps, faults
+
+    assert ClothSettings().jump_mode == "sweep"
+    assert run("sweep") == (1, [])
+    assert run("lerp") == (1, [JUMP_AT]), "the lerped jump no longer tears here: this test lost its case"
+
+
 def test_loose_cloth_lagging_a_flicking_limb_is_not_runaway_energy(avatar, proxies, full_motion):
     """dress_M on the bundled motion: at frame ~26 the solved calf flicks (skinned places of the
     hem moving ~13 m/s) while the hem moves ~2.6 m/s. Against its skinned place alone the cloth's
