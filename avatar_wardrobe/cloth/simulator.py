@@ -203,6 +203,7 @@ STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this 
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
                              # passes left the skirt at 1.24, 100 at 1.109; these: 1.095, ~+0.5 ms on the skirt)
 WORLDS = ("classic", "deformable")
+JUMP_MODES = ("sweep", "lerp", "teleport")
 STORM_WINDOW_FRAMES = 10     # a fault this soon after the last one (in simulated frames) is a storm: the pose that tore
                              # the cloth is still there, and a rebuild at once is caught again (jacket_M on the bundled
                              # motion: 4 rebuilds on frames 116-119, each ~0.1-0.3 s)...
@@ -515,6 +516,8 @@ class GarmentSim:
         self.settings = settings or ClothSettings()
         if self.settings.world not in WORLDS:
             raise WardrobeError(f"unknown cloth world '{self.settings.world}': use one of {', '.join(WORLDS)}.")
+        if self.settings.jump_mode not in JUMP_MODES:
+            raise WardrobeError(f"unknown jump mode '{self.settings.jump_mode}': use one of {', '.join(JUMP_MODES)}.")
         self.fabric = get_fabric(fabric if fabric is not None else garment.meta.fabric)
         s, f = self.settings, self.fabric
         self.time_step = s.time_step_s or f.time_step_s

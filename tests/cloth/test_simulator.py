@@ -337,3 +337,11 @@ def test_rebuilding_the_cloth_keeps_no_memory(avatar, proxies, shirt, motion):
             tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert grown < RESET_RETAINED_BYTES_MAX
+
+
+@pytest.mark.parametrize("change, word", [({"world": "bullet3"}, "cloth world"), ({"jump_mode": "warp"}, "jump mode")])
+def test_an_unknown_world_or_jump_mode_is_refused_with_the_choices(avatar, proxies, shirt, change, word):
+    from avatar_wardrobe.errors import WardrobeError
+
+    with pytest.raises(WardrobeError, match=f"unknown {word} .*use one of"):
+        GarmentSim(shirt, avatar, settings=ClothSettings(**change), proxies=proxies)
