@@ -49,6 +49,11 @@ cloth/fabrics.py for the parameter sweep):
   Their velocity does: moved without it, or moved once a frame, the shirt's stretch p99 went
   1.13 -> 1.93 / 1.50. `resetBasePositionAndOrientation` zeroes the body's velocity, so the
   velocity call cannot be saved by setting it once a frame: both go every step, pose first.
+  Flying them instead (session 9: heavy dynamic bodies without a shape, no damping, never asleep,
+  one velocity a frame with gravity taken off so they land exactly): the moves went 2.55 -> 1.53
+  ms a frame on the 1k shirt, but stepSimulation 7.35 -> 10.19 ms (268 more dynamic bodies to
+  integrate and island every step) and anchor drift 1.36 -> 2.32 cm (the soft-body solve saw them
+  a step behind). Not kept.
 """
 from __future__ import annotations
 

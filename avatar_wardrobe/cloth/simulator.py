@@ -130,7 +130,9 @@ stretch resets -> 0, 10-minute soak 11 -> 1; bundled motion 0 resets, anchor dri
 stretch p99 1.91 -> 1.98 (skinned edges). Reach 0.10 m: 4 resets in 2 minutes; 0.15 m: 0 but drift
 9.1 cm. The shirt, skirt and t-shirt have no node there: the same to the digit. The same rule at
 the elbows (jacket_M's sleeves): 2 -> 5 resets on the bundled motion, 64 -> 75 in the 2-minute
-soak, so the elbows are left simulated.
+soak, so the elbows are left simulated. Near the hip joints (longsleeve_M's hem, 1 reset on the
+bundled motion as the thigh lifts into it): no change. Where a hanging arm lies on the trunk (its
+capsules rotated down, 2 cm): jacket_M kept its 2 resets, tshirt_M's drift 5.1 -> 12.5 cm. Neither kept.
 Jumps (session 9): after the hips' rigid carry, the rest of a jump used to move each proxy and
 anchor frame along a straight line; a limb turning far (arms from overhead to the sides) then cut a
 chord through the trunk and tore the shirt (soak frame 5400). It now sweeps through the poses
