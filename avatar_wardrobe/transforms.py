@@ -57,6 +57,12 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     return normalize(out).reshape(m.shape[:-2] + (4,))
 
 
+def nlerp_quats(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
+    """(N, 4) quaternions a share t of the way from q0 to q1 (normalized lerp, the short way round)."""
+    sign = np.where(np.einsum("ji,ji->j", q0, q1) < 0, -1.0, 1.0)[:, None]
+    return normalize((1 - t) * q0 + t * sign * q1)
+
+
 def axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
     """Rotation matrix of `angle` radians about `axis` (Rodrigues)."""
     a = normalize(axis)

@@ -1,8 +1,8 @@
 """Rotation helpers: round trips and the swing between two directions."""
 import numpy as np
 
-from avatar_wardrobe.transforms import (axis_angle_matrix, frame_from_axes, matrix_to_quat, normalize, quat_to_matrix,
-                                        rotation_between, slerp_matrix)
+from avatar_wardrobe.transforms import (axis_angle_matrix, frame_from_axes, matrix_to_quat, nlerp_quats, normalize,
+                                        quat_to_matrix, rotation_between, slerp_matrix)
 
 
 def test_quaternion_matrix_round_trip():
@@ -31,3 +31,13 @@ def test_frame_from_axes_and_slerp():
     half = slerp_matrix(np.eye(3), r1, 0.5)
     assert np.allclose(half, axis_angle_matrix(np.array([0, 0, 1.0]), np.pi / 4))
     assert np.allclose(slerp_matrix(np.eye(3), r1, 1.0), r1)
+
+
+def test_nlerp_quats_goes_the_short_way_and_stays_unit():
+    q0 = np.array([[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    q1 = np.array([[0.0, 0.0, 1.0, 0.0], [-np.sqrt(0.5), 0.0, -np.sqrt(0.5), 0.0]])  # 180 deg; 90 deg given as -q
+    np.testing.assert_allclose(nlerp_quats(q0, q1, 0.0), q0)
+    np.testing.assert_allclose(nlerp_quats(q0, q1, 1.0)[1], -q1[1])       # the same turn, reached the short way
+    half = nlerp_quats(q0, q1, 0.5)
+    np.testing.assert_allclose(np.linalg.norm(half, axis=1), 1.0)
+    np.testing.assert_allclose(half[1], [np.cos(np.pi / 8), 0.0, np.sin(np.pi / 8), 0.0], atol=1e-12)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..avatar.proxies import CAPSULE, BodyProxies
 from ..records import Pose
-from ..transforms import matrix_to_quat, normalize, quat_to_matrix
+from ..transforms import matrix_to_quat, nlerp_quats, normalize, quat_to_matrix
 
 SOAK_KEY_SECONDS = (0.4, 1.2)
 SOAK_TURN_DEG = 25.0
@@ -73,11 +73,6 @@ class LimbGap:
         return float(d[self.pairs].min()) if self.pairs.any() else np.inf
 
 
-def _slerp_quats(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
-    sign = np.where(np.einsum("ji,ji->j", q0, q1) < 0, -1.0, 1.0)[:, None]
-    return normalize((1 - t) * q0 + t * sign * q1)
-
-
 def _ease(t: float) -> float:
     return t * t * (3 - 2 * t)
 
@@ -108,7 +103,7 @@ def random_motion(avatar, base: list[Pose], frames: int, fps: float = 30.0, seed
         for _ in range(SOAK_KEY_TRIES):
             q = draw()
             if gap(q, offset) >= SOAK_MIN_LIMB_GAP_M and \
-                    all(gap(_slerp_quats(before, q, t), offset) >= SOAK_MIN_LIMB_GAP_M for t in path):
+                    all(gap(nlerp_quats(before, q, t), offset) >= SOAK_MIN_LIMB_GAP_M for t in path):
                 return q
         return q
 
@@ -136,4 +131,4 @@ def random_motion(avatar, base: list[Pose], frames: int, fps: float = 30.0, seed
             span = span_for(a, b)
         t = _ease(k / span)
         k += 1
-        yield Pose(i, i / fps, _slerp_quats(a, b, t), offset.copy())
+        yield Pose(i, i / fps, nlerp_quats(a, b, t), offset.copy())

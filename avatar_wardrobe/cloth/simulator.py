@@ -153,7 +153,7 @@ from scipy.spatial import cKDTree
 from ..avatar.proxies import CAPSULE, BodyProxies, ProxyPose, angular_velocity
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
-from ..transforms import matrix_to_quat, normalize, quat_to_matrix
+from ..transforms import matrix_to_quat, nlerp_quats, quat_to_matrix
 from . import kernels
 from .bullet import DEFORMABLE_CLOTH, DEFORMABLE_MASS_KG, ClothWorld
 from .host import PhysicsHost, RemoteWorld
@@ -199,7 +199,6 @@ HEM_ANCHOR_MAX_DISTANCE_M = 0.0125  # loose nodes on an open edge (hem, cuff) wi
 HEM_MIN_NODES = 8            # ...if the open edge has at least this many nodes (a hem goes round a body part;
                              # decimation leaves open slivers of 2-3 nodes inside the procedural shirt)
 EPS = 1e-12
-ZERO3 = np.zeros(3)
 STRETCH_PERCENTILE = 99.0    # ClothState.stretch_p99's percentile of the sim edges' stretch
 STRETCH_LIMIT = 1.05         # the shown sim nodes' edges are shortened to this times rest...
 STRETCH_ITERATIONS = 45      # ...by up to this many Gauss-Seidel passes over the edges with a loose end (6 Jacobi
@@ -366,11 +365,6 @@ def _rigid(m: np.ndarray) -> np.ndarray:
     out = np.eye(4)
     out[:3, :3], out[:3, 3] = r, m[:3, 3]
     return out
-
-
-def _nlerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
-    sign = np.where(np.einsum("ci,ci->c", q0, q1) < 0, -1.0, 1.0)[:, None]
-    return normalize((1 - t) * q0 + t * sign * q1)
 
 
 def _pieces(nodes: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -612,8 +606,8 @@ class GarmentSim:
         self._reach_points = _reach_points(self.proxies, self.proxy_index)
         self.tracked = np.unique(np.concatenate([self.proxies.bones[self.proxy_index], self.frame_bones]))
         self.hips = sk.index(avatar.rig.hips)
-        self._held_joints = np.flatnonzero(np.asarray(sk.parents) < 0)  # a sweep between poses holds these...
-        self._held_joints = np.union1d(self._held_joints, [self.hips])   # ...and the hips at the target's
+        self._held_joints = np.union1d(np.flatnonzero(np.asarray(sk.parents) < 0), [self.hips])  # roots and hips:
+                                                                # a sweep between poses holds them at the target's
         self._prev_pose = None  # the Pose record of self._prev
         trunk = [sk.index(n) for n in (avatar.rig.hips, *avatar.rig.spine)]
         self._push = (PushOut(self.proxies, trunk, self.joints, self.weights, rest_points=garment.positions,
@@ -1139,13 +1133,13 @@ class GarmentSim:
                  else None)
         for k in range(1, n + 1):
             t = k / n
-            w.move_proxies((1 - t) * p0.centres + t * p1.centres, _nlerp(p0.orientations, p1.orientations, t),
+            w.move_proxies((1 - t) * p0.centres + t * p1.centres, nlerp_quats(p0.orientations, p1.orientations, t),
                             lin, ang)
             if points:  # every step, with velocity (moved once a frame, or without velocity: stretch p99 1.13 ->
                 w.move_frames((1 - t) * f0.positions + t * f1.positions, None, f_lin)  # 1.50 / 1.93 on the shirt)
             elif len(f0.positions):
                 w.move_frames((1 - t) * f0.positions + t * f1.positions,
-                              _nlerp(f0.orientations, f1.orientations, t), f_lin, f_ang)
+                              nlerp_quats(f0.orientations, f1.orientations, t), f_lin, f_ang)
             w.step()
 
     def _pose_parts(self, pose) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1163,11 +1157,9 @@ class GarmentSim:
         the poses it did not)."""
         r0, _ = self._pose_parts(pose0)
         r1, offset = self._pose_parts(pose1)
-        r1 = np.where((np.einsum("ji,ji->j", r0, r1) < 0)[:, None], -r1, r1)
         path = []
         for k in range(1, n):
-            t = k / n
-            r = normalize((1 - t) * r0 + t * r1)
+            r = nlerp_quats(r0, r1, k / n)
             r[self._held_joints] = r1[self._held_joints]
             skin = self.skeleton.forward(r, offset) @ self._inv_bind
             path.append((self.proxies.pose(skin, index=self.proxy_index), self._frames(skin)))
@@ -1197,7 +1189,7 @@ class GarmentSim:
         n = int(np.clip(np.ceil(residual / self.settings.jump_step_m), self.substeps, self.settings.max_jump_substeps))
         return n, prox, frames, prev_nodes @ r.T + t, prev_skinned @ r.T + t
 
-    def _fault(self, nodes, skinned, prev_nodes, prev_skinned, span: float, root_shift=ZERO3) -> str:
+    def _fault(self, nodes, skinned, prev_nodes, prev_skinned, span: float, root_shift: np.ndarray) -> str:
         """Why this frame's nodes must be reset ("" when they need not). A node's speed for the
         energy checks is the lesser of its speed relative to its skinned place and relative to the
         body's root (the hips' move, `root_shift`): runaway cloth is fast against both, loose cloth
