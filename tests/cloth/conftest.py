@@ -57,3 +57,11 @@ def skirt(avatar):
     from avatar_wardrobe.cloth.procedural import make_skirt
 
     return make_skirt(avatar)
+
+
+@pytest.fixture(scope="session")
+def tshirt(avatar):
+    """The shipped T-shirt (models/garments/tshirt_M.glb) fitted to the avatar."""
+    from avatar_wardrobe.cloth.bench import _garment
+
+    return _garment("tshirt_M", avatar)
