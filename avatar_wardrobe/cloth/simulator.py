@@ -64,8 +64,12 @@ are the bench's outside-folds measures; ms under nice on the shared machine, rou
   shirt depth 0.86 -> 2.39, skirt 0.71 -> 1.30. Neither kept.
 - stretch limit: 6 Jacobi passes left the skirt at 1.239; 30 / 100 Jacobi: 1.163 / 1.109 (+1.7 ms);
   Gauss-Seidel 6 / 12 / 20 / 30 / 45: 1.223 / 1.167 / 1.119 / 1.107 / 1.095. Kept at 45 (it stops
-  early when no edge is long). The shirt's 1.106 is its tight shoulder band under plain skinning
-  (20 of its 29 top edges have no loose end: skinned edges at 1.16).
+  early when no edge is long). The shirt's 1.106 was its skinned band at the side of the chest
+  under a raised arm (34 of the 37 edges over 1.10 in the worst frame had no loose end; skinned
+  edges up to 1.23): session 10 simulates that band (cloth/procedural.py
+  SHIRT_ARMPIT_ARM_FLOOR), 1.088. Dual-quaternion skinning of the nodes instead: skinned-edge p99
+  1.140 -> 1.142 (it is the weights' spread, not linear blending); weight smoothing 0 / 10 / 20
+  / 40 / 80 passes: 1.114 / 1.103 / 1.106 / 1.120 / 1.133.
 - trousers_M: its energy reset at frame 3 was PyBullet shoving a whole trouser leg (19 cm in a
   frame) out of calf and thigh capsules its nodes start up to 2.6 cm inside. Leaving those capsules
   out: 22 drift resets (nothing holds the legs up). Thinned below the nodes (PROXY_CLEARANCE_M): 0
@@ -138,7 +142,9 @@ anchor frame along a straight line; a limb turning far (arms from overhead to th
 chord through the trunk and tore the shirt (soak frame 5400). It now sweeps through the poses
 between (`_pose_path`: joint turns interpolated, one solver step per pose). The 10-minute soak's
 other shirt fault (frame ~4217, a ring node at the waist pushed 5.7 cm off its anchor 17 frames
-after a jump) is not this and stays.
+after a jump) was not this; it went with session 10's wider armpit band (0 resets in 10 minutes).
+The trousers' one (frame 13917) is a calf node with 6.3 mm max distance caught between the two
+calves (its nearest proxies: its own calf 0.5 cm, the other calf 1.8 cm away); it stays.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
@@ -1153,8 +1159,8 @@ class GarmentSim:
         the poses between: every joint's local turn interpolated, the roots and hips held at
         pose1's (the hips' part of a jump is carried rigidly first). Limbs swing along their arcs;
         lerping the proxies themselves cut chords through the body (soak frame 5400: an upper arm
-        4.8 cm into the trunk mid-jump, 3.1 cm at either end; the shirt tore there, swept through
-        the poses it did not)."""
+        4.8 cm into the trunk mid-jump, 3.1 cm at either end; the shirt as painted before session
+        10 tore there, swept through the poses it did not; jacket_M's jump at 3000 the same)."""
         r0, _ = self._pose_parts(pose0)
         r1, offset = self._pose_parts(pose1)
         path = []
