@@ -28,7 +28,9 @@ TOP_BACK_FRACTION = 0.65  # neckline at the back
 STRAP_INNER, STRAP_OUTER = 0.45, 0.68  # strap band, as fractions of the shoulder (upperarm) x
 STRAP_TOP_FRACTION = 0.9  # straps rise to this fraction of spine_03 -> neck
 HAIR_FRONT, HAIR_BACK = 0.62, -0.45  # hairline height (0 = eyes, 1 = top of head), front / back
-IRIS_COS = 0.80  # iris: eyeball triangles within this cosine of the forward axis
+IRIS_COS = 0.88  # iris: eyeball texels within this cosine of the forward axis (0.80 filled the whole
+                 # opening between the lids: the eyes looked like dark sockets with a white rim; a pupil
+                 # within 0.97 came out as a dark cross on the coarse eyeball, so there is none)
 ARM_BONE_PREFIXES = ("upperarm", "lowerarm", "hand", "thumb", "index", "middle", "ring", "pinky")
 
 PALETTE = [SKIN, UNDERWEAR, WAISTBAND, HAIR, CAVITY, SCLERA, IRIS]
