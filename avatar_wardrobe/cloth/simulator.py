@@ -143,8 +143,10 @@ chord through the trunk and tore the shirt (soak frame 5400). It now sweeps thro
 between (`_pose_path`: joint turns interpolated, one solver step per pose). The 10-minute soak's
 other shirt fault (frame ~4217, a ring node at the waist pushed 5.7 cm off its anchor 17 frames
 after a jump) was not this; it went with session 10's wider armpit band (0 resets in 10 minutes).
-The trousers' one (frame 13917) is a calf node with 6.3 mm max distance caught between the two
-calves (its nearest proxies: its own calf 0.5 cm, the other calf 1.8 cm away); it stays.
+The trousers' one (frame 13917): a calf node (all calf_r weight, 6.3 mm max distance, 20 cm
+below the knee) dragged 7-8 cm from its skinned place while the calves nearly touch. Leaving the
+other leg's proxies out of its collision (setCollisionFilterPair) gave the same fault on the same
+frame; at rest the node is 0.8 cm outside PyBullet's thinned calf capsule. Not found; it stays.
 `ClothSettings(skin_tight=False)` simulates the whole sim mesh (size advice does: it drapes).
 """
 from __future__ import annotations
