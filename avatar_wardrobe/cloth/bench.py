@@ -21,7 +21,8 @@ from .bullet import DEFORMABLE_TIME_STEP
 from ..mesh_topology import unique_edges
 from .fabrics import fabric as fabric_preset
 from .random_motion import random_motion
-from .simulator import ClothSettings, GarmentSim, SparseSkin
+from .simulator import ClothSettings, GarmentSim
+from .skin import SparseSkin
 
 DEFAULT_VERTICES = (500, 1000, 2000)
 GARMENTS = {"shirt": procedural.make_shirt, "skirt": procedural.make_skirt}

@@ -7,7 +7,6 @@ from scipy.spatial import cKDTree
 from ..avatar.skinning import vertex_normals
 from ..errors import WardrobeError
 from ..garments.garment import Garment, SimMesh
-from ..mesh_topology import unique_edges
 from . import kernels
 
 MAX_SIM_VERTICES = 1500      # the budget per garment for the default settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..mesh_topology import components, face_edges, open_edges, weld
+from ..mesh_topology import components, open_edges, weld
 
 MIN_LOOP_POINTS = 4       # an open edge loop shorter than this is a slit or a mesh flaw, not an opening
 MIN_REACH_M = 0.10        # the inside shows this far in from an opening...

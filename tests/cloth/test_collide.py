@@ -5,7 +5,7 @@ import numpy as np
 
 from avatar_wardrobe.avatar.proxies import CAPSULE, HULL
 from avatar_wardrobe.cloth.collide import PUSH_MARGIN_M, BodyBackstop, PushOut
-from avatar_wardrobe.cloth.simulator import SparseSkin
+from avatar_wardrobe.cloth.skin import SparseSkin
 
 
 def _trunk(avatar):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from avatar_wardrobe.cloth.embedding import (MAX_SIM_VERTICES, Embedding, build_sim_mesh, cluster_mesh, embed,
-                                             unique_edges)
+from avatar_wardrobe.cloth.embedding import MAX_SIM_VERTICES, Embedding, build_sim_mesh, cluster_mesh, embed
+from avatar_wardrobe.mesh_topology import unique_edges
 from avatar_wardrobe.transforms import axis_angle_matrix
 
 

@@ -47,9 +47,6 @@ def test_vertex_normals_match_the_numpy_ones(avatar, shirt):
     np.testing.assert_allclose(got, vertex_normals(points, faces), atol=1e-9)
 
 
-import pytest
-
-
 def test_stretch_limit_brings_long_edges_to_the_limit_and_moves_only_loose_nodes():
     stretch_limit = kernels.stretch_limit
     rng = np.random.default_rng(1)
@@ -81,10 +78,10 @@ def test_push_out_of_surface_is_the_nearest_point_rule(avatar):
     body = avatar.body
     skin = _posed_skin(avatar, seed=4)
     surface, normals = np.empty_like(body.positions), np.empty_like(body.normals)
-    from avatar_wardrobe.cloth.simulator import _matrices
+    from avatar_wardrobe.cloth.skin import kernel_matrices
 
-    kernels.skin(_matrices(skin), body.joints, body.weights, body.positions, surface)
-    kernels.skin_normals(_matrices(skin), body.joints, body.weights, body.normals, normals)
+    kernels.skin(kernel_matrices(skin), body.joints, body.weights, body.positions, surface)
+    kernels.skin_normals(kernel_matrices(skin), body.joints, body.weights, body.normals, normals)
     rng = np.random.default_rng(5)
     pick = rng.choice(len(surface), 600, replace=False)
     points = surface[pick] + normals[pick] * rng.uniform(-0.05, 0.02, (600, 1)) + rng.normal(scale=0.005, size=(600, 3))

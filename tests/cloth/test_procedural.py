@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avatar_wardrobe.cloth.procedural import MIN_RENDER_VERTICES, make_shirt, make_skirt
-from avatar_wardrobe.cloth.simulator import body_gap
+from avatar_wardrobe.cloth.skin import body_gap
 from avatar_wardrobe.errors import WardrobeError
 
 
