@@ -703,12 +703,11 @@ class GarmentSim:
 
     # -- internals -------------------------------------------------------------------------------------
     def _skin(self, pose) -> np.ndarray:
-        sk = self.skeleton
-        if pose is None:
-            world = sk.forward(sk.rest_rotations())
-        else:
-            world = sk.forward(pose.local_rotations, pose.root_offset)
-        return world @ self._inv_bind
+        """(J, 4, 4) skin matrices of a Pose record (None: the rest pose)."""
+        return self._skin_of(*self._pose_parts(pose))
+
+    def _skin_of(self, rotations: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+        return self.skeleton.forward(rotations, offset) @ self._inv_bind
 
     def _is_jump(self, skin: np.ndarray, prev_skin: np.ndarray) -> bool:
         """A pose jump: the hips move too far in one frame, or a joint does relative to the hips."""
@@ -925,7 +924,7 @@ class GarmentSim:
         for k in range(1, n):
             r = nlerp_quats(r0, r1, k / n)
             r[self._held_joints] = r1[self._held_joints]
-            skin = self.skeleton.forward(r, offset) @ self._inv_bind
+            skin = self._skin_of(r, offset)
             path.append((self.proxies.pose(skin, index=self.proxy_index), self._frames(skin)))
         return path
 
