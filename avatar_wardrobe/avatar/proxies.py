@@ -56,6 +56,12 @@ class ProxyPose:
     def __len__(self) -> int:
         return len(self.kinds)
 
+    def axis_points(self, capsules: np.ndarray, along: np.ndarray) -> np.ndarray:
+        """(C, S, 3) points on the axes of the given capsules, at `along` (S,) shares of each half
+        length from its centre (-1 and 1: the axis' ends)."""
+        c = np.asarray(capsules, np.int64)
+        return self.centres[c, None] + along[None, :, None] * (self.half_lengths[c, None, None] * self.axes[c, None])
+
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Distance from each point to the nearest proxy surface; negative inside (N,)."""
         return self.distances(points).min(axis=1)

@@ -66,8 +66,7 @@ class LimbGap:
         """The least gap (metres) for a pose given as local rotations (J, 4) and root offset."""
         pose = self.proxies.pose(self.skeleton.forward(rotations, offset) @ self.inv_bind)
         c = self.capsules
-        points = pose.centres[c, None] + self._along[None, :, None] * (pose.half_lengths[c, None, None]
-                                                                        * pose.axes[c, None])
+        points = pose.axis_points(c, self._along)
         d = pose.distances(points.reshape(-1, 3)).reshape(len(c), AXIS_SAMPLES, -1).min(axis=1)
         d -= pose.radii[c, None]
         return float(d[self.pairs].min()) if self.pairs.any() else np.inf

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avatar_wardrobe.avatar.model import load_avatar
-from avatar_wardrobe.avatar.proxies import CAPSULE, HULL, BodyProxies
+from avatar_wardrobe.avatar.proxies import CAPSULE, HULL, BodyProxies, ProxyPose
 from avatar_wardrobe.avatar.skinning import skin_matrices, skin_points
 from avatar_wardrobe.transforms import axis_angle_matrix, matrix_to_quat
 
@@ -89,3 +89,14 @@ def _matrix(q):
     from avatar_wardrobe.transforms import quat_to_matrix
 
     return quat_to_matrix(q)
+
+
+def test_axis_points_run_along_each_capsule_from_end_to_end():
+    axes = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    pose = ProxyPose(np.full(2, CAPSULE), np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.2]]), np.tile([1.0, 0, 0, 0], (2, 1)),
+                     axes, np.array([0.05, 0.04]), np.array([0.2, 0.1]), (None, None), (None, None),
+                     np.zeros(2, np.int64), np.zeros((2, 3)), np.zeros((2, 3)))
+    points = pose.axis_points(np.array([1, 0]), np.array([-1.0, 0.0, 1.0]))
+    assert points.shape == (2, 3, 3)
+    np.testing.assert_allclose(points[0], [[0.4, 0.0, 0.2], [0.5, 0.0, 0.2], [0.6, 0.0, 0.2]])
+    np.testing.assert_allclose(points[1], [[0.0, 0.8, 0.0], [0.0, 1.0, 0.0], [0.0, 1.2, 0.0]])

@@ -287,8 +287,7 @@ def _arm_depth_into_trunk(avatar, sim, pose) -> float:
                           & (pose.kinds == CAPSULE))
     along = np.linspace(-1.0, 1.0, 5)
     deepest = 0.0
-    for k in arms:
-        points = pose.centres[k] + along[:, None] * pose.half_lengths[k] * pose.axes[k]
+    for k, points in zip(arms, pose.axis_points(arms, along)):
         gap = pose.distances(points)[:, trunk].min() - pose.radii[k]
         deepest = max(deepest, -gap)
     return deepest
