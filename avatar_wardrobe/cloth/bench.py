@@ -232,13 +232,10 @@ def _garment(name: str, model: AvatarModel):
     """A procedural garment by name, or a shipped one (models/garments/NAME.glb) fitted to the avatar."""
     if name in GARMENTS:
         return GARMENTS[name](model)
-    from ..garments.fitting import DEFAULT_SOURCE_AVATAR, fit_to_avatar, transfer_weights
+    from ..garments.fitting import fitted_for
     from ..garments.garment_io import load_garment
 
-    garment = load_garment(_shipped_path(name))
-    if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != model.path.stem:
-        return fit_to_avatar(garment, model.path)
-    return garment if garment.joints is not None else transfer_weights(garment, model.body, model.skeleton)
+    return fitted_for(load_garment(_shipped_path(name)), model)
 
 
 def soak(model, base_poses, fps, minutes, garments, proxies, body, progress=True) -> dict:

@@ -44,8 +44,8 @@ def _export_dressed(args) -> dict:
     from ..avatar.model import load_avatar
     from ..settings import load_scene, model_path
     from .export import export_dressed
-    from .fitting import fit_to_avatar, transfer_weights
-    from .garment_io import DEFAULT_SOURCE_AVATAR, load_garment
+    from .fitting import fitted_for
+    from .garment_io import load_garment
     from .wardrobe import Outfit
 
     scene = load_scene(args.scene)
@@ -55,12 +55,7 @@ def _export_dressed(args) -> dict:
     avatar = load_avatar(avatar_path)
     outfit = Outfit()
     for name in args.garment or scene.outfit:
-        garment = load_garment(model_path(name))
-        if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != avatar.path.stem:
-            garment = fit_to_avatar(garment, avatar.path)
-        elif garment.joints is None:
-            garment = transfer_weights(garment, avatar.body, avatar.skeleton)
-        outfit.equip(garment)
+        outfit.equip(fitted_for(load_garment(model_path(name)), avatar))
     worn = outfit.items()
     out = export_dressed(avatar.path, worn, args.out)
     names = ", ".join(g.name for g in worn)

@@ -220,6 +220,14 @@ def fit_to_avatar(garment: Garment, avatar: str | Path) -> Garment:
     return transfer_weights(fitted, body, skeleton)
 
 
+def fitted_for(garment: Garment, avatar) -> Garment:
+    """The garment ready to wear on `avatar` (an AvatarModel: its path, body and skeleton): refitted
+    when it was made on another body, else given skin weights from this body if it has none."""
+    if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != Path(avatar.path).stem:
+        return fit_to_avatar(garment, avatar.path)
+    return transfer_weights(garment, avatar.body, avatar.skeleton)
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -331,20 +331,11 @@ class Wardrobe:
         """None before any frame, then whether the last frame had a person in it."""
         return self._tracking
 
-    def _fitted(self, garment: Garment) -> Garment:
-        """The garment refitted to this avatar's body when it was made on another, with skin weights."""
-        from ..garments.fitting import fit_to_avatar, transfer_weights
-        from ..garments.garment_io import DEFAULT_SOURCE_AVATAR
-
-        if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != self.avatar.path.stem:
-            return fit_to_avatar(garment, self.avatar.path)
-        if garment.joints is None:
-            return transfer_weights(garment, self.avatar.body, self.avatar.skeleton)
-        return garment
-
     def _put_on(self, garment: Garment) -> None:
         skeleton = self.avatar.skeleton
-        fitted = self._fitted(garment)
+        from ..garments.fitting import fitted_for
+
+        fitted = fitted_for(garment, self.avatar)
         try:
             joints = np.array([skeleton.index(n) for n in fitted.joint_names])[fitted.joints]
         except (TypeError, WardrobeError):

@@ -11,8 +11,8 @@ from ..avatar.proxies import BodyProxies
 from ..cloth.bench import BodySurface, motion_poses, random_motion
 from ..cloth.simulator import GarmentSim
 from ..errors import WardrobeError
-from ..garments.fitting import fit_to_avatar, transfer_weights
-from ..garments.garment_io import DEFAULT_SOURCE_AVATAR, load_garment
+from ..garments.fitting import fitted_for
+from ..garments.garment_io import load_garment
 from ..settings import AvatarSettings, model_path
 
 DEFAULT_GARMENTS = ("tshirt_M", "skirt_M")
@@ -43,15 +43,6 @@ def _garment_path(name: str) -> Path:
     return path
 
 
-def _fitted(garment, avatar):
-    """As the wardrobe does: refit to this avatar when made on another; skin weights from the body."""
-    if (garment.meta.source_avatar or DEFAULT_SOURCE_AVATAR) != avatar.path.stem:
-        return fit_to_avatar(garment, avatar.path)
-    if garment.joints is None:
-        return transfer_weights(garment, avatar.body, avatar.skeleton)
-    return garment
-
-
 def run(minutes: float, garments=DEFAULT_GARMENTS, avatar: str | None = None, seed: int = 7) -> dict:
     """Run the soak for `minutes` of wall time; the JSON-ready report with a "table" entry."""
     if minutes <= 0:
@@ -63,7 +54,7 @@ def run(minutes: float, garments=DEFAULT_GARMENTS, avatar: str | None = None, se
         raise WardrobeError(f"two of the garments share a slot ({', '.join(slots)}); the wardrobe wears one per slot.")
     base, fps = motion_poses(model)
     proxies, body = BodyProxies.for_avatar(model), BodySurface(model)
-    sims = [GarmentSim(_fitted(g, model), model, g.meta.fabric, proxies=proxies) for g in loaded]
+    sims = [GarmentSim(fitted_for(g, model), model, g.meta.fabric, proxies=proxies) for g in loaded]
     stats = {name: {"resets": 0, "faults": {}, "explosions": 0, "inside_depth_max_cm": 0.0} for name in garments}
     memory, frames, frame_ms = [], 0, []
     start = time.perf_counter()

@@ -117,3 +117,20 @@ def test_unknown_avatar_names_are_clear_errors():
         source_body(garment)
     with pytest.raises(WardrobeError, match="not an avatar name"):
         fit_to_avatar(garment, "../../etc/passwd")
+
+
+def test_fitted_for_keeps_a_garment_made_on_the_body_and_refits_one_made_on_another():
+    from avatar_wardrobe.avatar.model import load_avatar
+    from avatar_wardrobe.garments.fitting import fitted_for
+    from avatar_wardrobe.garments.garment_io import load_garment
+    from avatar_wardrobe.settings import model_path
+
+    shirt = load_garment(model_path("garments/tshirt_M.glb"))      # made on the female avatar, with weights
+    assert fitted_for(shirt, load_avatar(model_path("avatar/female_165_58.glb"))) is shirt
+    male = load_avatar(model_path("avatar/male_180_80.glb"))
+    on_male = fitted_for(shirt, male)
+    assert on_male is not shirt and on_male.joints is not None
+    assert np.linalg.norm(on_male.positions - shirt.positions, axis=1).max() > 0.05   # moved onto the taller body
+    unweighted = dataclasses.replace(shirt, joints=None, weights=None, joint_names=None)
+    weighted = fitted_for(unweighted, load_avatar(model_path("avatar/female_165_58.glb")))
+    assert weighted.joints is not None and weighted.weights.shape == (len(shirt.positions), 4)

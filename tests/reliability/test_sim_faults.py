@@ -12,9 +12,10 @@ from avatar_wardrobe.avatar.proxies import BodyProxies
 from avatar_wardrobe.cloth.bench import motion_poses
 from avatar_wardrobe.cloth.simulator import ClothSettings, GarmentSim
 from avatar_wardrobe.errors import WardrobeError
+from avatar_wardrobe.garments.fitting import fitted_for
 from avatar_wardrobe.garments.garment_io import load_garment
 from avatar_wardrobe.settings import AvatarSettings, model_path
-from avatar_wardrobe.soak.soak import _fitted, rss_mib
+from avatar_wardrobe.soak.soak import rss_mib
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def worn():
     """The default avatar, its proxies, the first poses of the bundled motion and the fitted shipped T-shirt."""
     avatar = load_avatar(model_path(AvatarSettings().path))
     poses, _ = motion_poses(avatar)
-    shirt = _fitted(load_garment(model_path("garments/tshirt_M.glb")), avatar)
+    shirt = fitted_for(load_garment(model_path("garments/tshirt_M.glb")), avatar)
     return avatar, BodyProxies.for_avatar(avatar), poses[:8], shirt
 
 
